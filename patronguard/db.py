@@ -1,0 +1,89 @@
+"""Database URLs and engines for the ILS and the store.
+
+Supported: ``sqlite:///PATH`` (default), ``mysql+pymysql://`` (Koha on
+MariaDB/MySQL) and ``postgresql+psycopg://`` (Evergreen on PostgreSQL).
+Connection failures become :class:`DatabaseUnavailableError` (transient);
+a bad scheme becomes :class:`DatabaseUrlError` (terminal). URLs are shown
+with the password masked.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from .errors import DatabaseUnavailableError, DatabaseUrlError
+
+SUPPORTED_SCHEMES = {
+    "sqlite": "sqlite:///PATH",
+    "sqlite+pysqlite": "sqlite:///PATH",
+    "mysql+pymysql": "mysql+pymysql://USER:PASSWORD@HOST:3306/DB",
+    "mariadb+pymysql": "mariadb+pymysql://USER:PASSWORD@HOST:3306/DB",
+    "postgresql+psycopg": "postgresql+psycopg://USER@HOST:5432/DB",
+}
+_EXPECTED = "sqlite:///PATH, mysql+pymysql://USER@HOST/DB or postgresql+psycopg://USER@HOST/DB"
+
+
+def parse_url(url: str, *, option: str = "--db") -> URL:
+    """Parse and check a database URL; raise DatabaseUrlError naming the option."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"{option}: cannot parse database URL {url!r}; expected {_EXPECTED}") from None
+    if parsed.drivername not in SUPPORTED_SCHEMES:
+        raise DatabaseUrlError(
+            f"{option}: unsupported database URL scheme {parsed.drivername!r}; expected {_EXPECTED}"
+        )
+    if parsed.drivername.startswith("sqlite") and not parsed.database:
+        raise DatabaseUrlError(f"{option}: SQLite URL needs a file path, e.g. sqlite:///var/ils.db")
+    return parsed
+
+
+def masked(url: str | URL) -> str:
+    """The URL as text with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL, or None for other dialects and :memory:."""
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_dirs: bool = False) -> Engine:
+    """Create an engine and prove it connects.
+
+    ``must_exist`` refuses a SQLite file that is not there (SQLite would
+    silently create an empty one); ``create_dirs`` makes its folder.
+    """
+    parsed = parse_url(url, option=option)
+    path = sqlite_path(parsed)
+    if path is not None:
+        if must_exist and not path.exists():
+            raise DatabaseUrlError(f"{option}: SQLite database file {path} does not exist")
+        if create_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {"future": True, "hide_parameters": True}  # never echo row values in errors
+    if parsed.drivername.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+        if parsed.drivername.endswith("pymysql"):
+            kwargs["connect_args"] = {"connect_timeout": 10, "charset": "utf8mb4"}
+        else:
+            kwargs["connect_args"] = {"connect_timeout": 10}
+    engine = sa.create_engine(parsed, **kwargs)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise DatabaseUnavailableError(f"{option}: cannot connect to {masked(parsed)}: {reason}") from None
+    return engine

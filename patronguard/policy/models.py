@@ -1,0 +1,110 @@
+"""A library's policy as typed data: its identity, its numbered clauses and
+its retention schedule (the access rules join it in the gateway issue).
+
+Everything here is read from ``policy/<library>.yaml``; unknown fields are
+errors, every rule cites clauses that the file itself defines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..ils.piimap import RetentionAction
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Amendment(_Strict):
+    date: dt.date = Field(examples=["2007-10-17"])
+    by: str = Field(examples=["Library Board of Trustees"])
+    note: str | None = None
+
+
+class Adoption(_Strict):
+    """Who adopted this version of the policy, and when."""
+
+    library: str = Field(examples=["Westport Library"])
+    document: str = Field(examples=["Privacy, Confidentiality and Law Enforcement Request Policy"])
+    source: str = Field(examples=["seeds/004_48d3159bfb7e9a2b.txt"])
+    version: str = Field(min_length=1, examples=["2024.1"])
+    adopted: dt.date = Field(examples=["2003-05-12"])
+    adopted_by: str = Field(examples=["Library Board of Trustees"])
+    amended: list[Amendment] = []
+    jurisdiction: str | None = Field(default=None, examples=["US-CT"])
+    statutes: list[str] = []
+    timezone: str = Field(examples=["America/New_York"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as America/New_York") from None
+        return value
+
+
+class RetentionRule(_Strict):
+    records: str = Field(examples=["loan_history"])
+    keep_days: int = Field(ge=0, le=36500, examples=[30])
+    action: RetentionAction = Field(examples=["aggregate_then_strip"])
+    clauses: list[str] = Field(min_length=1, examples=[["westport-3"]])
+    reason: str = Field(min_length=1, examples=["Loan history is needed only until the item is back and settled."])
+
+
+class RetentionSchedule(_Strict):
+    decided_by: str = Field(examples=["Library Director"])
+    clauses: list[str] = Field(min_length=1, examples=[["westport-3"]])
+    anonymous_patron: Literal["koha_preference", "null"] = Field(examples=["koha_preference"])
+    schedule: list[RetentionRule] = Field(min_length=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _unique_records(cls, rules: list[RetentionRule]) -> list[RetentionRule]:
+        seen: set[str] = set()
+        for i, rule in enumerate(rules):
+            if rule.records in seen:
+                raise ValueError(f"records {rule.records!r} is scheduled twice (again at schedule[{i}])")
+            seen.add(rule.records)
+        return rules
+
+
+class Clause(_Strict):
+    """A numbered clause of the adopted policy text (or of a statute it relies on)."""
+
+    cite: str = Field(examples=["Westport §3"])
+    text: str = Field(min_length=1)
+
+
+class Policy(_Strict):
+    policy: Adoption
+    clauses: dict[str, Clause] = Field(min_length=1)
+    retention: RetentionSchedule
+
+    @model_validator(mode="after")
+    def _citations_resolve(self) -> "Policy":
+        cited = list(self.retention.clauses)
+        for rule in self.retention.schedule:
+            cited.extend(rule.clauses)
+        missing = sorted(set(cited) - set(self.clauses))
+        if missing:
+            raise ValueError(f"retention cites clause(s) {missing} that are not defined under clauses")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.policy.timezone)
+
+    def rule_for(self, records: str) -> RetentionRule:
+        for rule in self.retention.schedule:
+            if rule.records == records:
+                return rule
+        raise KeyError(records)
+
+    def cite(self, clause_ids: list[str]) -> list[str]:
+        return [self.clauses[c].cite for c in clause_ids]

@@ -1,0 +1,33 @@
+"""The date a run is judged at, and each record class's cutoff."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from ..errors import InputError
+
+
+def library_today(tz: ZoneInfo) -> dt.date:
+    return dt.datetime.now(tz).date()
+
+
+def resolve_as_of(value: str | dt.date | None, tz: ZoneInfo, *, option: str = "--as-of") -> dt.date:
+    """Parse ``YYYY-MM-DD`` (default: today in the library's time zone); refuse the future."""
+    today = library_today(tz)
+    if value is None or value == "":
+        return today
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        try:
+            value = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InputError(f"{option}: {value!r} is not a date; expected YYYY-MM-DD, e.g. 2026-01-31") from None
+    if value > today:
+        raise InputError(f"{option}: {value.isoformat()} is in the future (today is {today.isoformat()} in {tz.key})")
+    return value
+
+
+def cutoff_for(as_of: dt.date, keep_days: int) -> dt.date:
+    """Rows whose age date is before this day are past retention."""
+    return as_of - dt.timedelta(days=keep_days)

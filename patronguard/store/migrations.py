@@ -1,0 +1,93 @@
+"""Versioned migrations of the store, from the first table on.
+
+Each migration is a numbered function that builds the DDL *as it was at that
+version* (never the current table objects), so an old store upgrades through
+every step. ``schema_migrations`` records what has been applied.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    upgrade: Callable[[Connection], None]
+
+
+def _v1_runs_and_holds(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "pipeline_runs", md,
+        sa.Column("run_id", sa.String(36), primary_key=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("started_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("ils", sa.String(255), nullable=False),
+        sa.Column("policy_library", sa.String(255), nullable=False),
+        sa.Column("policy_version", sa.String(40), nullable=False),
+        sa.Column("policy_sha256", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.Column("summary_json", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "legal_holds", md,
+        sa.Column("hold_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("borrowernumber", sa.Integer, nullable=False, index=True),
+        sa.Column("reason", sa.String(255), nullable=False),
+        sa.Column("reference", sa.String(255)),
+        sa.Column("placed_at", sa.DateTime, nullable=False),
+        sa.Column("placed_by", sa.String(255), nullable=False),
+        sa.Column("released_at", sa.DateTime),
+        sa.Column("released_by", sa.String(255)),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
+)
+
+_schema_migrations = sa.Table(
+    "schema_migrations", sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+
+def applied_versions(conn: Connection) -> list[int]:
+    if not sa.inspect(conn).has_table("schema_migrations"):
+        return []
+    return [r[0] for r in conn.execute(sa.select(_schema_migrations.c.version).order_by(_schema_migrations.c.version))]
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply every pending migration, each in its own transaction; return those applied."""
+    applied: list[int] = []
+    with engine.begin() as conn:
+        _schema_migrations.create(conn, checkfirst=True)
+    for migration in MIGRATIONS:
+        with engine.begin() as conn:
+            if migration.version in applied_versions(conn):
+                continue
+            migration.upgrade(conn)
+            conn.execute(_schema_migrations.insert().values(
+                version=migration.version, name=migration.name,
+                applied_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+            ))
+            applied.append(migration.version)
+    return applied
+
+
+def current_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        versions = applied_versions(conn)
+    return max(versions, default=0)

@@ -1,0 +1,75 @@
+"""The pipeline's own database: run records and legal holds (more to come).
+
+Opened with :func:`open_store`, which connects and applies pending
+migrations. Nothing here ever holds a patron's name or contact details;
+legal holds name the internal borrowernumber only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .. import settings
+from ..db import connect, masked
+from .migrations import migrate
+from .tables import legal_holds, pipeline_runs
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Store:
+    engine: Engine
+
+    @property
+    def url(self) -> str:
+        return masked(self.engine.url)
+
+    def active_legal_holds(self) -> set[int]:
+        """borrowernumbers under a legal hold that has not been released."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(legal_holds.c.borrowernumber).where(legal_holds.c.released_at.is_(None)))
+            return {r[0] for r in rows}
+
+    def place_legal_hold(self, borrowernumber: int, reason: str, placed_by: str, reference: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(legal_holds.insert().values(
+                borrowernumber=borrowernumber, reason=reason, reference=reference,
+                placed_at=_utcnow(), placed_by=placed_by,
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def record_run(self, *, kind: str, started_at: dt.datetime, as_of: dt.date, ils: str,
+                   policy_library: str, policy_version: str, policy_sha256: str,
+                   outcome: str, summary: dict) -> str:
+        """Append one run record (counts only, never patron values); return its id."""
+        run_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(pipeline_runs.insert().values(
+                run_id=run_id, kind=kind, started_at=started_at, finished_at=_utcnow(), as_of=as_of,
+                ils=ils, policy_library=policy_library, policy_version=policy_version,
+                policy_sha256=policy_sha256, outcome=outcome,
+                summary_json=json.dumps(summary, sort_keys=True, default=str),
+            ))
+        return run_id
+
+    def runs(self, kind: str | None = None) -> list[dict]:
+        query = sa.select(pipeline_runs).order_by(pipeline_runs.c.started_at)
+        if kind:
+            query = query.where(pipeline_runs.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def open_store(url: str | None = None) -> Store:
+    """Connect to the store (creating a SQLite file if needed) and migrate it."""
+    engine = connect(settings.store_url(url), option="--store", must_exist=False, create_dirs=True)
+    migrate(engine)
+    return Store(engine)
