@@ -37,3 +37,32 @@ def small_ils_url(request, tmp_path_factory) -> str:
     with fresh_database(request.param, tmp_path_factory.mktemp("ils")) as url:
         init_ils(url, LibrarySpec(**SMALL_SPEC))
         yield url
+
+
+@pytest.fixture(scope="session")
+def small_ils_sqlite_master(tmp_path_factory) -> Path:
+    """A generated small ILS as a SQLite file, to copy for tests that change it."""
+    from patronguard.ils import LibrarySpec, init_ils
+
+    path = tmp_path_factory.mktemp("master") / "ils.db"
+    init_ils(f"sqlite:///{path}", LibrarySpec(**SMALL_SPEC))
+    return path
+
+
+@pytest.fixture
+def small_ils_sqlite_copy(small_ils_sqlite_master, tmp_path) -> Path:
+    """A private copy of the small SQLite ILS, free to change."""
+    import shutil
+
+    copy = tmp_path / "ils.db"
+    shutil.copyfile(small_ils_sqlite_master, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test API for the whole session (its start takes seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

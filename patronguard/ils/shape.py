@@ -68,7 +68,8 @@ def inspect_ils(engine: Engine, pii_map: PiiMap) -> IlsShape:
     missing = [name for name, t in pii_map.tables.items() if not t.optional and name not in present]
     where = masked(engine.url)
     if missing:
-        more = f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        listed = ", ".join(missing[1:6]) + (", …" if len(missing) > 6 else "")
+        more = f" (and {len(missing) - 1} more: {listed})" if len(missing) > 1 else ""
         raise NotKohaShapedError(f"{where} is not Koha-shaped: missing table {missing[0]!r}{more}")
     names = [name for name in pii_map.tables if name in present]
     reflected = sa.MetaData()

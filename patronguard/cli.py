@@ -1,0 +1,232 @@
+"""The ``patronguard`` command line. Errors become one line on stderr here, at the edge."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+import click
+
+from . import settings
+from .errors import InputError, PatronguardError
+
+ILS_OPTION = click.option("--db", "db", metavar="URL", default=None,
+                          help=f"ILS database URL (env PATRONGUARD_ILS_URL; default {settings.DEFAULT_ILS_URL}).")
+STORE_OPTION = click.option("--store", "store", metavar="URL", default=None,
+                            help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
+POLICY_OPTION = click.option("--policy", "policy", metavar="FILE", default=None,
+                             help=f"Policy file (env PATRONGUARD_POLICY; default {settings.DEFAULT_POLICY}).")
+
+
+def say(message: str) -> None:
+    """Progress for people, on stderr (stdout stays clean for --json)."""
+    click.echo(message, err=True)
+
+
+def _parse_day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option}: {value!r} is not a date; expected YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="patronguard")
+def cli() -> None:
+    """patronguard keeps a library's promise of patron confidentiality.
+
+    \b
+    Example:
+      patronguard demo
+    """
+    settings.quiet_third_parties()
+
+
+# ----------------------------------------------------------------------------- ils
+@cli.group()
+def ils() -> None:
+    """The library's ILS database: create a synthetic one, check a real one."""
+
+
+@ils.command("init")
+@ILS_OPTION
+@click.option("--patrons", type=int, default=2000, show_default=True, help="Patrons to create.")
+@click.option("--loans", type=int, default=50000, show_default=True, help="Loans (current + returned) to create.")
+@click.option("--years", type=int, default=5, show_default=True, help="Years of history.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same library).")
+@click.option("--until", metavar="DATE", default=None, help="Last day of the history (default: today).")
+@click.option("--replace", is_flag=True, help="Drop existing Koha tables first.")
+def ils_init(db, patrons, loans, years, seed, until, replace) -> None:
+    """Create a Koha-shaped ILS filled with a deterministic synthetic library.
+
+    All people in it are invented (Faker, seeded). Works on SQLite, MariaDB
+    and PostgreSQL.
+
+    \b
+    Example:
+      patronguard ils init --db sqlite:///var/ils.db --patrons 2000 --loans 50000 --seed 1
+    """
+    from .ils import LibrarySpec, init_ils
+
+    spec = LibrarySpec(patrons=patrons, loans=loans, years=years, seed=seed, until=_parse_day(until, "--until"))
+    counts = init_ils(settings.ils_url(db), spec, replace=replace, progress=say)
+    total = sum(counts.values())
+    say(f"created {total:,} rows in {len(counts)} tables")
+
+
+@ils.command("check")
+@ILS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ils_check(db, as_json) -> None:
+    """Check that a database is Koha-shaped and show what the PII map finds in it.
+
+    \b
+    Example:
+      patronguard ils check --db mysql+pymysql://koha_ro:secret@db.example.org/koha_library
+    """
+    import json
+
+    from .retention import open_ils
+
+    engine, shape = open_ils(db)
+    engine.dispose()
+    info = {
+        "ils": str(engine.url.render_as_string(hide_password=True)), "dialect": shape.dialect,
+        "tables": sorted(shape.tables), "missing_optional_tables": shape.missing_optional_tables,
+        "unclassified_columns": shape.unclassified_columns, "anonymous_patron": shape.anonymous_patron,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['ils']} is Koha-shaped ({shape.dialect}): {len(shape.tables)} mapped tables present.")
+    click.echo(f"AnonymousPatron: {shape.anonymous_patron or 'not set'}")
+    for note in shape.notes:
+        click.echo(f"Note: {note}")
+
+
+# ----------------------------------------------------------------------------- retention
+@cli.group()
+def retention() -> None:
+    """The retention schedule applied to the ILS."""
+
+
+@retention.command("report")
+@ILS_OPTION
+@POLICY_OPTION
+@STORE_OPTION
+@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--out", "out_dir", metavar="DIR", default=None, help="Also write exposure-<date>.json/.md here.")
+def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
+    """Report patron data held past retention, per table and per §1 category.
+
+    Validates the ILS with the ils_source expectation suite first. Read-only
+    on the ILS; the run is recorded in the store (counts only).
+
+    \b
+    Example:
+      patronguard retention report --db sqlite:///var/ils.db --policy policy/westport.yaml --as-of 2026-06-30
+    """
+    from .retention import exposure_report, render_json, render_text, write_report_files
+
+    report = exposure_report(db, policy, store_url=store, as_of=as_of, progress=None if as_json else say)
+    if out_dir:
+        for path in write_report_files(report, out_dir):
+            say(f"wrote {path}")
+    click.echo(render_json(report) if as_json else render_text(report))
+
+
+# ----------------------------------------------------------------------------- policy
+@cli.group()
+def policy() -> None:
+    """The library's policy files."""
+
+
+@policy.command("check")
+@click.argument("file", metavar="FILE")
+def policy_check(file) -> None:
+    """Validate a policy file against its schema and the ILS's PII map.
+
+    \b
+    Example:
+      patronguard policy check policy/westchester.yaml
+    """
+    from .policy import load_policy
+
+    loaded = load_policy(file)
+    p = loaded.policy.policy
+    click.echo(f"{file}: valid — {p.library}, {p.document}, version {p.version}, adopted {p.adopted} "
+               f"by {p.adopted_by}; {len(loaded.policy.retention.schedule)} retention rules; sha256 {loaded.sha256[:12]}")
+
+
+# ----------------------------------------------------------------------------- store
+@cli.group()
+def store() -> None:
+    """The pipeline's own database."""
+
+
+@store.command("migrate")
+@STORE_OPTION
+def store_migrate(store) -> None:
+    """Create or upgrade the store to the latest schema version.
+
+    \b
+    Example:
+      patronguard store migrate --store postgresql+psycopg://patronguard@127.0.0.1/patronguard
+    """
+    from .store import current_version, open_store
+
+    opened = open_store(store)
+    click.echo(f"{opened.url}: at schema version {current_version(opened.engine)}")
+
+
+# ----------------------------------------------------------------------------- demo
+@cli.command("demo")
+@click.option("--dir", "var_dir", metavar="DIR", default=None, help="Where the demo's files go (default var/).")
+@click.option("--policy", "policy", metavar="FILE", default=None, help="Policy file (default policy/westchester.yaml).")
+@click.option("--patrons", type=int, default=2000, show_default=True, help="Patrons in a new demo ILS.")
+@click.option("--loans", type=int, default=50000, show_default=True, help="Loans in a new demo ILS.")
+def demo(var_dir, policy, patrons, loans) -> None:
+    """See patronguard work in one command: demo ILS + nightly flow on an ephemeral Prefect API.
+
+    Creates var/ils.db if missing (a synthetic library), runs the
+    nightly-retention flow and prints the privacy-exposure report.
+
+    \b
+    Example:
+      patronguard demo
+    """
+    from .demo import run_demo
+
+    run_demo(var_dir=var_dir, policy=policy, patrons=patrons, loans=loans, say=say, show=click.echo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one line per error, non-zero exit."""
+    try:
+        cli.main(args=argv, prog_name="patronguard", standalone_mode=False)
+    except PatronguardError as exc:
+        click.echo(f"patronguard: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("patronguard: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("patronguard: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the edge: one line, no patron values
+        if os.environ.get("PATRONGUARD_DEBUG"):
+            raise
+        first = (str(exc).splitlines() or [""])[0][:300]
+        click.echo(f"patronguard: unexpected error ({type(exc).__name__}): {first} "
+                   "[set PATRONGUARD_DEBUG=1 for the traceback]", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

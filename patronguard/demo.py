@@ -1,0 +1,66 @@
+"""``patronguard demo``: a synthetic ILS and the nightly flow on an ephemeral Prefect API.
+
+Everything lands under ``var/`` (or ``--dir``): the demo ILS, the store,
+the reports and Prefect's own home, so the demo never touches anything else.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import settings
+
+Say = Callable[[str], None]
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: int,
+             say: Say, show: Say) -> None:
+    root = Path(var_dir) if var_dir else settings.var_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    ils_path, store_path, reports = root / "ils.db", root / "patronguard.db", root / "reports"
+    policy_file = settings.policy_path(policy)
+    ils_url, store_url = _sqlite_url(ils_path), _sqlite_url(store_path)
+
+    from .policy import load_policy
+
+    loaded = load_policy(policy_file)  # a bad policy fails before anything is created
+    say(f"[1/3] Demo ILS {ils_path}")
+    if ils_path.exists():
+        say("      already there; reusing it (delete the file to start afresh)")
+    else:
+        from .ils import LibrarySpec, init_ils
+
+        say(f"      creating a synthetic library: {patrons:,} patrons, {loans:,} loans (invented people, seeded)")
+        started = time.monotonic()
+        init_ils(ils_url, LibrarySpec(patrons=patrons, loans=loans), progress=lambda m: say(f"      {m}"))
+        say(f"      done in {time.monotonic() - started:.1f} s")
+
+    os.environ.setdefault("PREFECT_HOME", str((root / "prefect").resolve()))
+    settings.quiet_third_parties()
+    say("[2/3] Starting Prefect with an ephemeral local API (takes 10-20 s the first time)...")
+    from flows.nightly_retention import nightly_retention
+
+    say(f"[3/3] Running flow nightly-retention (report mode) with {loaded.library}'s policy {loaded.version}")
+    started = time.monotonic()
+    report = nightly_retention(policy_path=policy_file, ils_url=ils_url, store_url=store_url,
+                               report_dir=str(reports))
+    say(f"      flow finished in {time.monotonic() - started:.1f} s")
+
+    from .retention import render_text
+
+    show("")
+    show(render_text(report))
+    show("")
+    stem = f"exposure-{report.as_of.isoformat()}"
+    show("Files:")
+    show(f"  ILS (synthetic):  {ils_path}")
+    show(f"  store:            {store_path}")
+    show(f"  report:           {reports / (stem + '.md')} and {reports / (stem + '.json')}")
+    show(f"  Prefect home:     {os.environ['PREFECT_HOME']} (artifact 'privacy-exposure')")
+    show("Next: patronguard retention report --db sqlite:///" + str(ils_path) + " --policy policy/westport.yaml")

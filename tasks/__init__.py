@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over the patronguard core (retries on I/O only)."""

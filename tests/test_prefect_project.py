@@ -1,0 +1,122 @@
+"""prefect.yaml validated offline; retry rules; the nightly flow on a real (test) Prefect API."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT, SMALL_SPEC
+from patronguard.errors import DatabaseUnavailableError, PolicyError
+
+PREFECT_YAML = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+
+
+def test_prefect_yaml_entrypoints_import_and_are_flows():
+    from prefect import Flow
+
+    sys.path.insert(0, str(ROOT))
+    for deployment in PREFECT_YAML["deployments"]:
+        path, name = deployment["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        assert isinstance(getattr(module, name), Flow), deployment["name"]
+
+
+def test_prefect_yaml_schedules_parse_and_match_schedules_module():
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from schedules import SCHEDULES
+
+    for deployment in PREFECT_YAML["deployments"]:
+        for schedule in deployment["schedules"]:
+            parsed = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+            assert parsed.timezone == schedule["timezone"]
+            expected = SCHEDULES[deployment["name"]]
+            assert (schedule["cron"], schedule["timezone"]) == (expected.cron, expected.timezone)
+
+
+def test_bad_cron_or_timezone_is_rejected_by_the_parser():
+    from prefect.client.schemas.schedules import CronSchedule
+
+    with pytest.raises(ValueError):
+        CronSchedule(cron="61 2 * * *", timezone="America/New_York")
+    with pytest.raises(ValueError):
+        CronSchedule(cron="30 2 * * *", timezone="Mars/Olympus")
+
+
+def test_prefect_yaml_parameters_match_the_flow_signature():
+    import inspect
+
+    from flows.nightly_retention import nightly_retention
+
+    accepted = set(inspect.signature(nightly_retention.fn).parameters)
+    for deployment in PREFECT_YAML["deployments"]:
+        assert set(deployment.get("parameters", {})) <= accepted
+
+
+class _State:
+    def __init__(self, exc):
+        self.data = exc
+
+
+def test_tasks_retry_transient_errors_only():
+    from sqlalchemy.exc import OperationalError
+
+    from tasks.policy import retry_transient
+
+    assert retry_transient(None, None, _State(DatabaseUnavailableError("down")))
+    assert retry_transient(None, None, _State(OperationalError("SELECT 1", {}, Exception("gone away"))))
+    assert not retry_transient(None, None, _State(PolicyError("bad policy")))
+    assert not retry_transient(None, None, _State(ValueError("bug")))
+
+
+def test_patron_data_tasks_never_persist_or_cache():
+    from prefect.cache_policies import NO_CACHE
+
+    import tasks.retention as t
+
+    for name in dir(t):
+        obj = getattr(t, name)
+        if hasattr(obj, "fn") and hasattr(obj, "persist_result"):
+            assert obj.persist_result is False, name
+            assert obj.cache_policy is NO_CACHE, name
+
+
+def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_sqlite_copy, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from flows.nightly_retention import nightly_retention
+    from patronguard.retention import exposure_report
+    from patronguard.store import open_store
+
+    ils_url = f"sqlite:///{small_ils_sqlite_copy}"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    policy = str(ROOT / "policy/westchester.yaml")
+    report = nightly_retention(policy_path=policy, as_of=SMALL_SPEC["until"].isoformat(), ils_url=ils_url,
+                               store_url=store_url, report_dir=str(tmp_path / "reports"))
+    direct = exposure_report(ils_url, policy, store_url=f"sqlite:///{tmp_path / 'other.db'}", as_of=SMALL_SPEC["until"])
+    assert [(t.table, t.past_retention, t.actionable, t.exempt) for t in report.tables] == \
+           [(t.table, t.past_retention, t.actionable, t.exempt) for t in direct.tables]
+    assert (tmp_path / "reports" / f"exposure-{SMALL_SPEC['until'].isoformat()}.md").exists()
+    assert len(open_store(store_url).runs("exposure-report")) == 1
+
+    async def latest_artifact():
+        async with get_client() as client:
+            return await client.read_latest_artifacts()
+
+    import asyncio
+
+    artifacts = [a for a in asyncio.run(latest_artifact()) if a.key == "privacy-exposure"]
+    assert artifacts and "Privacy exposure" in artifacts[0].data
+
+
+def test_nightly_flow_fails_on_bad_policy_without_writing(prefect_harness, small_ils_sqlite_copy, tmp_path):
+    from flows.nightly_retention import nightly_retention
+
+    bad = tmp_path / "p.yaml"
+    bad.write_text("policy: {}\n")
+    with pytest.raises(PolicyError):
+        nightly_retention(policy_path=str(bad), ils_url=f"sqlite:///{small_ils_sqlite_copy}",
+                          store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    assert not (tmp_path / "store.db").exists()
