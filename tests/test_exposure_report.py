@@ -18,6 +18,10 @@ KEEPS_HISTORY = "t.{link} IN (SELECT b.borrowernumber FROM borrowers b WHERE b.p
 PATRON_HAS_LOAN = "t.{link} IN (SELECT i.borrowernumber FROM issues i)"
 PATRON_OWES = ("t.{link} IN (SELECT a.borrowernumber FROM accountlines a "
                "WHERE a.amountoutstanding > 0 AND a.borrowernumber IS NOT NULL)")
+GUARANTOR = ("t.{link} IN (SELECT r.guarantor_id FROM borrower_relationships r JOIN borrowers g "
+             "ON g.borrowernumber = r.guarantee_id WHERE g.dateexpiry IS NULL OR g.dateexpiry >= CURRENT_DATE)")
+PATRON_EXEMPTIONS = [("legal_hold", HELD), ("item_still_out", PATRON_HAS_LOAN), ("money_owed", PATRON_OWES),
+                     ("guarantor_of_current_patron", GUARANTOR)]
 
 # table -> (FROM ... WHERE ..., link column, age expression, age is a DATE, [(reason, condition)])
 HAND_SQL = {
@@ -38,18 +42,15 @@ HAND_SQL = {
     "borrower_modifications": ("borrower_modifications t", "borrowernumber", "t.timestamp", False,
                                [("legal_hold", HELD)]),
     "deletedborrowers": ("deletedborrowers t", "borrowernumber", "t.updated_on", False, [("legal_hold", HELD)]),
-    "borrowers": ("borrowers t", "borrowernumber", "t.dateexpiry", True, [
-        ("legal_hold", HELD), ("item_still_out", PATRON_HAS_LOAN), ("money_owed", PATRON_OWES)]),
+    "borrowers": ("borrowers t", "borrowernumber", "t.dateexpiry", True, PATRON_EXEMPTIONS),
     "borrower_attributes": ("borrower_attributes t JOIN borrowers p ON p.borrowernumber = t.borrowernumber",
-                            "borrowernumber", "p.dateexpiry", True, [
-                                ("legal_hold", HELD), ("item_still_out", PATRON_HAS_LOAN),
-                                ("money_owed", PATRON_OWES)]),
+                            "borrowernumber", "p.dateexpiry", True, PATRON_EXEMPTIONS),
     "borrower_relationships": ("borrower_relationships t JOIN borrowers p ON p.borrowernumber = t.guarantee_id",
-                               "guarantee_id", "p.dateexpiry", True, [
-                                   ("legal_hold", HELD), ("item_still_out", PATRON_HAS_LOAN),
-                                   ("money_owed", PATRON_OWES)]),
+                               "guarantee_id", "p.dateexpiry", True, PATRON_EXEMPTIONS),
 }
 EXTRA_WHERE = {"action_logs": " AND t.module IN ('MEMBERS', 'CIRCULATION', 'FINES', 'HOLDS', 'NOTICES')"}
+# a pending change request whose patron is gone is past retention whatever its age
+EXTRA_PAST = {"borrower_modifications": " OR NOT EXISTS (SELECT 1 FROM borrowers o WHERE o.borrowernumber = t.borrowernumber)"}
 
 
 def hand_counts(conn, table: str, cutoff: dt.date, anon: int, held: list[int]) -> dict:
@@ -57,7 +58,7 @@ def hand_counts(conn, table: str, cutoff: dt.date, anon: int, held: list[int]) -
     case = " ".join(f"WHEN {cond.format(link=link)} THEN '{name}'" for name, cond in reasons)
     sql = (f"SELECT reason, past, COUNT(*), MIN(age) FROM ("
            f" SELECT CASE {case} ELSE 'none' END AS reason,"
-           f" CASE WHEN {age} < :cut THEN 1 ELSE 0 END AS past, {age} AS age"
+           f" CASE WHEN {age} < :cut{EXTRA_PAST.get(table, '')} THEN 1 ELSE 0 END AS past, {age} AS age"
            f" FROM {source} WHERE {LINKED.format(link=link)}{EXTRA_WHERE.get(table, '')}) s GROUP BY reason, past")
     cut_type = sa.Date() if is_date else sa.DateTime()
     cut = cutoff if is_date else dt.datetime.combine(cutoff, dt.time.min)

@@ -18,7 +18,7 @@ from ..errors import PiiMapError
 ColumnRole = Literal["link", "identity", "quasi", "free_text", "staff", "none"]
 Category = Literal["a", "b", "c"]
 Lifecycle = Literal["history", "identity", "active", "reference"]
-ExemptionKind = Literal["legal_hold", "item_still_out", "money_owed", "patron_keeps_history"]
+ExemptionKind = Literal["legal_hold", "item_still_out", "money_owed", "patron_keeps_history", "guarantor_of_current_patron"]
 ExemptionVia = Literal["patron", "item", "loan", "row"]
 RetentionAction = Literal["aggregate_then_strip", "strip", "delete", "anonymise_then_delete"]
 
@@ -34,6 +34,7 @@ EXEMPTION_VIAS: dict[str, set[str]] = {
     "item_still_out": {"patron", "item"},
     "money_owed": {"patron", "loan", "row"},
     "patron_keeps_history": {"patron"},
+    "guarantor_of_current_patron": {"patron"},
 }
 
 
@@ -63,6 +64,57 @@ class Exemption(_Strict):
         return self
 
 
+class ValueExpr(_Strict):
+    """A tiny expression language for warehouse dimensions (data, never eval).
+
+    Exactly one of: ``column`` (a column of the table, ``item.<col>`` or
+    ``patron.<col>``), ``value`` (a constant), ``coalesce`` (first non-null of
+    columns); ``map`` translates values, ``default`` fills what is unmapped.
+    """
+
+    column: str | None = None
+    value: str | None = None
+    coalesce: list[str] | None = None
+    map: dict[str, str] | None = None
+    default: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "ValueExpr":
+        given = [k for k in ("column", "value", "coalesce") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of column, value or coalesce")
+        return self
+
+    def refs(self) -> list[str]:
+        return ([self.column] if self.column else []) + (self.coalesce or [])
+
+
+class AggregateSpec(_Strict):
+    """How a row contributes to the statistics warehouse before its patron link goes."""
+
+    event: ValueExpr
+    day: str = Field(examples=["issuedate"])
+    branch: ValueExpr | None = None
+    itemtype: ValueExpr | None = None
+    ccode: ValueExpr | None = None
+    patron_category: ValueExpr | None = None
+    birth_date: str | None = Field(default=None, examples=["patron.dateofbirth"])
+    renewals: str | None = None
+    amount: str | None = None
+
+    @field_validator("event", "branch", "itemtype", "ccode", "patron_category", mode="before")
+    @classmethod
+    def _column_shorthand(cls, value):
+        return {"column": value} if isinstance(value, str) else value
+
+    def refs(self) -> list[str]:
+        out = [self.day] + [r for r in (self.birth_date, self.renewals, self.amount) if r]
+        for expr in (self.event, self.branch, self.itemtype, self.ccode, self.patron_category):
+            if expr is not None:
+                out.extend(expr.refs())
+        return out
+
+
 class TableMap(_Strict):
     description: str
     category: Category | None = Field(default=None, examples=["a"])
@@ -74,7 +126,9 @@ class TableMap(_Strict):
     link_when: LinkCondition | None = None
     identifies: Literal["link", "row"] = "link"
     age: str | None = Field(default=None, examples=["returndate", "patron.dateexpiry"])
+    orphans_expire: bool = False   # rows whose patron no longer exists are past retention whatever their age
     exemptions: list[Exemption] = []
+    aggregate: AggregateSpec | None = None
     columns: dict[str, ColumnSpec]
 
     @field_validator("columns", mode="before")
@@ -102,6 +156,12 @@ class TableMap(_Strict):
         for col in self.key:
             if col not in self.columns:
                 raise ValueError(f"key column {col!r} is not among the table's columns")
+        if self.aggregate:
+            for ref in self.aggregate.refs():
+                if "." not in ref and ref not in self.columns:
+                    raise ValueError(f"aggregate refers to {ref!r}, which is not among the table's columns")
+                if "." in ref and ref.split(".", 1)[0] not in ("item", "patron"):
+                    raise ValueError(f"aggregate reference {ref!r}: use a column, item.<column> or patron.<column>")
         return self
 
     @property
@@ -141,6 +201,11 @@ class PiiMap(_Strict):
         unused = set(self.record_classes) - {t.records for t in self.tables.values()}
         if unused:
             raise ValueError(f"record_classes {sorted(unused)} govern no table")
+        for name, table in self.tables.items():
+            if table.records and "aggregate_then_strip" in self.record_classes[table.records].actions \
+                    and table.aggregate is None:
+                raise ValueError(f"table {name}: records {table.records!r} admit aggregate_then_strip, so "
+                                 "the table needs an 'aggregate' section")
         return self
 
     def scheduled_tables(self) -> dict[str, TableMap]:

@@ -90,3 +90,17 @@ def _money_owed(ctx: ExemptionContext, via: str) -> sa.ColumnElement[bool]:
             "money_owed is checked per patron instead of per loan"
         )
     return sa.exists().where(lines.c.borrowernumber == ctx.link, owing)
+
+
+@exemption("guarantor_of_current_patron")
+def _guarantor_of_current_patron(ctx: ExemptionContext, via: str) -> sa.ColumnElement[bool]:
+    if "borrower_relationships" not in ctx.shape.tables:
+        ctx.notes.append(f"{ctx.table_name}: no borrower_relationships table, guarantors are not recognised")
+        return sa.false()
+    links = ctx.ils("borrower_relationships").alias("guar_r")
+    patrons = ctx.ils(ctx.pii_map.patron_table).alias("guar_p")
+    key = patrons.c[ctx.pii_map.patron_key]
+    return sa.exists().where(
+        links.c.guarantor_id == ctx.link, key == links.c.guarantee_id,
+        sa.or_(patrons.c.dateexpiry.is_(None), patrons.c.dateexpiry >= sa.func.current_date()),
+    )

@@ -18,7 +18,7 @@ from ..ils.piimap import CATEGORY_NAMES, PiiMap, TableMap
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy
 from .asof import cutoff_for
-from .exemptions import ExemptionContext, predicate
+from .scope import RowScope, row_scope
 
 NOT_EXEMPT = "none"
 
@@ -106,38 +106,16 @@ def _as_date(value) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _bound(column: sa.ColumnElement, day: dt.date):
-    """The cutoff typed for the column (midnight for DATETIME columns)."""
-    if isinstance(column.type, sa.DateTime):
-        return dt.datetime.combine(day, dt.time.min)
-    return day
-
-
-def identifying_rows_query(name: str, table_map: TableMap, shape: IlsShape, pii_map: PiiMap,
-                           legal_holds: frozenset[int], cutoff: dt.date, notes: list[str]) -> sa.Select:
-    """SELECT reason, past, age for every row of ``name`` that identifies a patron."""
-    t = shape.tables[name]
-    link = t.c[table_map.link]
-    source: sa.FromClause = t
-    if table_map.age_via_patron:
-        patrons = shape.tables[pii_map.patron_table].alias("age_p")
-        source = t.join(patrons, patrons.c[pii_map.patron_key] == link)
-        age = patrons.c[table_map.age_via_patron]
-    else:
-        age = t.c[table_map.age]
-    conditions = [link.is_not(None)]
-    if shape.anonymous_patron is not None:
-        conditions.append(link != shape.anonymous_patron)
-    if table_map.link_when:
-        conditions.append(t.c[table_map.link_when.column].in_(table_map.link_when.in_))
-    ctx = ExemptionContext(name, t, link, shape, pii_map, legal_holds, notes)
-    whens = [(predicate(ctx, ex), sa.literal_column(f"'{ex.kind}'")) for ex in table_map.exemptions]
-    reason = sa.case(*whens, else_=sa.literal_column(f"'{NOT_EXEMPT}'")) if whens else sa.literal_column(f"'{NOT_EXEMPT}'")
-    past = sa.case((age < _bound(age, cutoff), 1), else_=0)
+def identifying_rows_query(scope: RowScope, cutoff: dt.date) -> sa.Select:
+    """SELECT reason, past, age for every row of the scope's table that identifies a patron."""
+    whens = [(pred, sa.literal_column(f"'{kind}'")) for kind, pred in scope.exemptions]
+    none = sa.literal_column(f"'{NOT_EXEMPT}'")
+    reason = sa.case(*whens, else_=none) if whens else none
+    past = sa.case((scope.past(cutoff), 1), else_=0)
     return (
-        sa.select(reason.label("reason"), past.label("past"), age.label("age"))
-        .select_from(source)
-        .where(*conditions)
+        sa.select(reason.label("reason"), past.label("past"), scope.age.label("age"))
+        .select_from(scope.source)
+        .where(*scope.identifying)
     )
 
 
@@ -151,7 +129,8 @@ def measure_table(engine: Engine, name: str, table_map: TableMap, shape: IlsShap
         table=name, category=table_map.category, records=table_map.records, action=rule.action,
         keep_days=rule.keep_days, cutoff=cutoff, clauses=policy.cite(rule.clauses),
     )
-    inner = identifying_rows_query(name, table_map, shape, pii_map, legal_holds, cutoff, notes).subquery("r")
+    scope = row_scope(name, shape, pii_map, legal_holds, notes)
+    inner = identifying_rows_query(scope, cutoff).subquery("r")
     query = (
         sa.select(inner.c.reason, inner.c.past, sa.func.count().label("n"), sa.func.min(inner.c.age).label("oldest"))
         .group_by(inner.c.reason, inner.c.past)

@@ -51,8 +51,78 @@ def _v1_runs_and_holds(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v2_ledger_warehouse_audit(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "retention_batches", md,
+        sa.Column("batch_id", sa.String(36), primary_key=True),
+        sa.Column("run_id", sa.String(36), nullable=False, index=True),
+        sa.Column("table_name", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("scope", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("row_count", sa.Integer, nullable=False),
+        sa.Column("scrubbed", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("selector", sa.LargeBinary, nullable=False),
+        sa.Column("deltas", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime),
+    )
+    sa.Table(
+        "stats_circulation", md,
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("event", sa.String(32), nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("branch", sa.String(10), nullable=False),
+        sa.Column("itemtype", sa.String(10), nullable=False),
+        sa.Column("ccode", sa.String(80), nullable=False),
+        sa.Column("patron_category", sa.String(10), nullable=False),
+        sa.Column("age_band", sa.String(8), nullable=False),
+        sa.Column("events", sa.BigInteger, nullable=False),
+        sa.Column("renewals", sa.BigInteger, nullable=False),
+        sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+        sa.PrimaryKeyConstraint("source", "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band"),
+    )
+    sa.Table(
+        "stats_distinct_patrons", md,
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("branch", sa.String(10), nullable=False),
+        sa.Column("patron_category", sa.String(10), nullable=False),
+        sa.Column("age_band", sa.String(8), nullable=False),
+        sa.Column("sketch", sa.LargeBinary, nullable=False),
+        sa.PrimaryKeyConstraint("source", "month", "branch", "patron_category", "age_band"),
+    )
+    sa.Table(
+        "stats_patrons_removed", md,
+        sa.Column("expiry_year", sa.Integer, nullable=False),
+        sa.Column("branch", sa.String(10), nullable=False),
+        sa.Column("patron_category", sa.String(10), nullable=False),
+        sa.Column("age_band", sa.String(8), nullable=False),
+        sa.Column("enrolled_year", sa.Integer, nullable=False),
+        sa.Column("patrons", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("expiry_year", "branch", "patron_category", "age_band", "enrolled_year"),
+    )
+    sa.Table(
+        "audit_events", md,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("entry_hash", sa.String(64), nullable=False),
+    )
+    sa.Table(
+        "store_settings", md,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(255), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
+    Migration(2, "batch ledger, statistics warehouse, audit events", _v2_ledger_warehouse_audit),
 )
 
 _schema_migrations = sa.Table(

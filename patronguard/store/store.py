@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from .. import settings
 from ..db import connect, masked
 from .migrations import migrate
-from .tables import legal_holds, pipeline_runs
 
 
 def _utcnow() -> dt.datetime:
@@ -26,7 +25,13 @@ def _utcnow() -> dt.datetime:
 
 @dataclass
 class Store:
+    """The store, its tables reflected after migration (migrations own the DDL)."""
+
     engine: Engine
+    tables: dict[str, sa.Table]
+
+    def __getitem__(self, name: str) -> sa.Table:
+        return self.tables[name]
 
     @property
     def url(self) -> str:
@@ -35,12 +40,13 @@ class Store:
     def active_legal_holds(self) -> set[int]:
         """borrowernumbers under a legal hold that has not been released."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(legal_holds.c.borrowernumber).where(legal_holds.c.released_at.is_(None)))
+            holds = self["legal_holds"]
+            rows = conn.execute(sa.select(holds.c.borrowernumber).where(holds.c.released_at.is_(None)))
             return {r[0] for r in rows}
 
     def place_legal_hold(self, borrowernumber: int, reason: str, placed_by: str, reference: str | None = None) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(legal_holds.insert().values(
+            result = conn.execute(self["legal_holds"].insert().values(
                 borrowernumber=borrowernumber, reason=reason, reference=reference,
                 placed_at=_utcnow(), placed_by=placed_by,
             ))
@@ -52,7 +58,7 @@ class Store:
         """Append one run record (counts only, never patron values); return its id."""
         run_id = str(uuid.uuid4())
         with self.engine.begin() as conn:
-            conn.execute(pipeline_runs.insert().values(
+            conn.execute(self["pipeline_runs"].insert().values(
                 run_id=run_id, kind=kind, started_at=started_at, finished_at=_utcnow(), as_of=as_of,
                 ils=ils, policy_library=policy_library, policy_version=policy_version,
                 policy_sha256=policy_sha256, outcome=outcome,
@@ -61,9 +67,10 @@ class Store:
         return run_id
 
     def runs(self, kind: str | None = None) -> list[dict]:
-        query = sa.select(pipeline_runs).order_by(pipeline_runs.c.started_at)
+        runs = self["pipeline_runs"]
+        query = sa.select(runs).order_by(runs.c.started_at)
         if kind:
-            query = query.where(pipeline_runs.c.kind == kind)
+            query = query.where(runs.c.kind == kind)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
@@ -72,4 +79,6 @@ def open_store(url: str | None = None) -> Store:
     """Connect to the store (creating a SQLite file if needed) and migrate it."""
     engine = connect(settings.store_url(url), option="--store", must_exist=False, create_dirs=True)
     migrate(engine)
-    return Store(engine)
+    reflected = sa.MetaData()
+    reflected.reflect(bind=engine)
+    return Store(engine, dict(reflected.tables))

@@ -1,0 +1,56 @@
+"""Secret keys kept outside the store.
+
+The patron-hash key turns borrowernumbers into keyed hashes (BLAKE2b) for the
+warehouse's distinct-patron sketches: without it, a leaked store cannot be
+brute-forced back to borrowernumbers. It lives in ``PATRONGUARD_HASH_KEY``
+(64 hex digits) or in ``var/keys/patron-hash.key`` (created on first use,
+mode 0600). The store remembers only its fingerprint, and refuses a
+different key: sketches made with two keys would double-count patrons.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from . import settings
+from .errors import TerminalError
+
+
+class SecretKeyError(TerminalError):
+    """A key is missing, malformed or not the one the store was built with."""
+
+
+def _key_file() -> Path:
+    return settings.var_dir() / "keys" / "patron-hash.key"
+
+
+def patron_hash_key() -> bytes:
+    env = os.environ.get("PATRONGUARD_HASH_KEY")
+    if env:
+        try:
+            key = bytes.fromhex(env.strip())
+        except ValueError:
+            raise SecretKeyError("PATRONGUARD_HASH_KEY: expected 64 hex digits") from None
+        if len(key) != 32:
+            raise SecretKeyError("PATRONGUARD_HASH_KEY: expected 64 hex digits (32 bytes)")
+        return key
+    path = _key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise SecretKeyError(f"{path}: expected 64 hex digits") from None
+    if len(key) != 32:
+        raise SecretKeyError(f"{path}: expected 64 hex digits (32 bytes)")
+    return key
+
+
+def fingerprint(key: bytes) -> str:
+    """A public fingerprint of a key (never the key)."""
+    return hashlib.sha256(b"patronguard-key-fingerprint:" + key).hexdigest()[:32]

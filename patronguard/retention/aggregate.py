@@ -1,0 +1,133 @@
+"""Aggregate rows into the statistics warehouse's shape before their patron link goes.
+
+Builds, from a table's ``aggregate`` section of the PII map, two queries over
+a batch of rows:
+
+* ``circulation_facts``: counts by (event, day, branch, item type, collection,
+  patron category, age band), with renewals and amounts summed;
+* ``patron_cells``: the distinct (month, branch, patron category, age band,
+  patron) combinations, which become keyed-hash sketches for small-cell
+  suppression (see ``sketch.py``).
+
+Both are plain SQLAlchemy Core and work on SQLite, MariaDB and PostgreSQL.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..ils.piimap import AggregateSpec, PiiMap, ValueExpr
+from ..ils.shape import IlsShape
+from .scope import RowScope
+
+UNKNOWN = "?"
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 12, "0-12"), (13, 17, "13-17"), (18, 24, "18-24"), (25, 44, "25-44"), (45, 64, "45-64"), (65, 200, "65+"),
+)
+CIRCULATION_DIMS = ("event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band")
+CELL_DIMS = ("month", "branch", "patron_category", "age_band")
+
+
+def _quoted(text: str) -> sa.ColumnElement:
+    return sa.literal_column("'" + text.replace("'", "''") + "'")
+
+
+class _Refs:
+    """Resolves ``col``, ``item.col`` and ``patron.col`` against the batch's joins."""
+
+    def __init__(self, scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec):
+        self.scope, self.source = scope, scope.source
+        refs = spec.refs()
+        self.item = self.patron = None
+        if any(r.startswith("item.") for r in refs):
+            self.item = shape.tables["items"].alias("agg_item")
+            self.source = self.source.outerjoin(self.item, self.item.c.itemnumber == scope.table.c.itemnumber)
+        if any(r.startswith("patron.") for r in refs):
+            self.patron = shape.tables[pii_map.patron_table].alias("agg_patron")
+            self.source = self.source.outerjoin(self.patron, self.patron.c[pii_map.patron_key] == scope.link)
+
+    def column(self, ref: str) -> sa.ColumnElement:
+        if ref.startswith("item."):
+            return self.item.c[ref[5:]]
+        if ref.startswith("patron."):
+            return self.patron.c[ref[7:]]
+        return self.scope.table.c[ref]
+
+    def expr(self, e: ValueExpr | None) -> sa.ColumnElement:
+        if e is None:
+            return _quoted(UNKNOWN)
+        if e.value is not None:
+            return _quoted(e.value)
+        base = self.column(e.column) if e.column else sa.func.coalesce(*(self.column(c) for c in e.coalesce))
+        if e.map:
+            base = sa.case(*((base == _quoted(k), _quoted(v)) for k, v in e.map.items()),
+                           else_=_quoted(e.default) if e.default is not None else sa.cast(base, sa.String))
+        return sa.func.coalesce(sa.cast(base, sa.String), _quoted(e.default or UNKNOWN))
+
+
+def day_of(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    if dialect == "sqlite":
+        return sa.func.date(column)
+    if dialect == "postgresql":
+        return sa.cast(column, sa.Date)
+    return sa.func.date(column)
+
+
+def month_of(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    if dialect == "sqlite":
+        return sa.func.strftime("%Y-%m", column)
+    if dialect == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.date_format(column, "%Y-%m")
+
+
+def age_band(event_day: sa.ColumnElement, birth: sa.ColumnElement | None) -> sa.ColumnElement:
+    if birth is None:
+        return _quoted(UNKNOWN)
+    years = sa.extract("year", event_day) - sa.extract("year", birth)
+    return sa.case(*((years.between(lo, hi), _quoted(label)) for lo, hi, label in AGE_BANDS), else_=_quoted(UNKNOWN))
+
+
+def _labelled(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec):
+    refs = _Refs(scope, shape, pii_map, spec)
+    when = refs.column(spec.day)
+    birth = refs.column(spec.birth_date) if spec.birth_date else None
+    dims = {
+        "event": refs.expr(spec.event),
+        "branch": refs.expr(spec.branch),
+        "itemtype": refs.expr(spec.itemtype),
+        "ccode": refs.expr(spec.ccode),
+        "patron_category": refs.expr(spec.patron_category),
+        "age_band": age_band(when, birth),
+    }
+    return refs, when, dims
+
+
+def circulation_facts(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec,
+                      where: sa.ColumnElement[bool]) -> sa.Select:
+    """Counts per warehouse cell for the rows matching ``where``."""
+    refs, when, dims = _labelled(scope, shape, pii_map, spec)
+    renewals = refs.column(spec.renewals) if spec.renewals else sa.literal_column("0")
+    amount = refs.column(spec.amount) if spec.amount else sa.literal_column("0")
+    inner = (
+        sa.select(*(d.label(n) for n, d in dims.items()),
+                  day_of(when, shape.dialect).label("day"),
+                  sa.func.coalesce(renewals, 0).label("renewals"),
+                  sa.func.coalesce(amount, 0).label("amount"))
+        .select_from(refs.source).where(where)
+    ).subquery("facts")
+    keys = [inner.c[n] for n in CIRCULATION_DIMS]
+    return sa.select(*keys, sa.func.count().label("events"), sa.func.sum(inner.c.renewals).label("renewals"),
+                     sa.func.sum(inner.c.amount).label("amount")).group_by(*keys)
+
+
+def patron_cells(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec,
+                 where: sa.ColumnElement[bool]) -> sa.Select:
+    """Distinct (month, branch, patron category, age band, patron) for the rows matching ``where``."""
+    refs, when, dims = _labelled(scope, shape, pii_map, spec)
+    inner = (
+        sa.select(month_of(when, shape.dialect).label("month"), dims["branch"].label("branch"),
+                  dims["patron_category"].label("patron_category"), dims["age_band"].label("age_band"),
+                  scope.link.label("patron"))
+        .select_from(refs.source).where(where)
+    ).subquery("cells")
+    return sa.select(*(inner.c[n] for n in (*CELL_DIMS, "patron"))).distinct()

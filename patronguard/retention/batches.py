@@ -1,0 +1,349 @@
+"""The batch processors of the retention run: one ILS transaction per batch.
+
+* ``strip_by_key``     aggregate (optional), scrub free text, re-point the patron link — tables with a one-column key;
+* ``strip_by_slice``   the same for tables without a key (Koha's ``statistics``), in slices of the age column;
+* ``delete_rows``      delete rows (action logs, notices, search history, …);
+* ``remove_patrons``   expired patrons: their remaining history aggregated and stripped, their other rows
+                       deleted, the patron row anonymised, then deleted.
+
+Every batch goes through the ledger (prepare → ILS commit → complete), so a
+run killed at any point neither loses nor double-counts a row. Keyset paging
+on the key (or the age column), set-based SQL per batch, never a query per row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import TerminalError
+from ..ils.piimap import PiiMap
+from ..ils.shape import IlsShape
+from ..store import Store
+from .aggregate import AGE_BANDS, UNKNOWN, circulation_facts, patron_cells
+from .ledger import Deltas, Ledger
+from .scope import RowScope, row_scope
+from .scrub import PatronIdentifiers, scrub_text
+
+IN_CHUNK = 10_000
+
+
+class BatchMismatchError(TerminalError):
+    """A batch touched a different number of rows than it selected (concurrent change)."""
+
+
+@dataclass
+class RunContext:
+    ils: Engine
+    shape: IlsShape
+    pii_map: PiiMap
+    store: Store
+    ledger: Ledger
+    run_id: str
+    legal_holds: frozenset[int]
+    hash_key: bytes
+    anonymous_value: int | None
+    batch_size: int
+    progress: Callable[[str], None]
+    batch_ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> str:
+        return self.shape.dialect
+
+    def scope(self, name: str) -> RowScope:
+        return row_scope(name, self.shape, self.pii_map, self.legal_holds, self.notes)
+
+    def lock(self, query: sa.Select, table: sa.Table) -> sa.Select:
+        """Row locks on servers; SQLite's write transaction (BEGIN IMMEDIATE) already excludes writers."""
+        if self.dialect == "postgresql":
+            return query.with_for_update(of=table)
+        if self.dialect == "mysql":
+            return query.with_for_update()
+        return query
+
+
+def chunks(values: list, size: int = IN_CHUNK):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def in_list(column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
+    return sa.or_(*(column.in_(chunk) for chunk in chunks(values))) if values else sa.false()
+
+
+# ----------------------------------------------------------------------------- helpers
+def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, deltas: Deltas) -> int:
+    """Add the matching rows to ``deltas``; return how many rows were aggregated."""
+    spec = scope.table_map.aggregate
+    total = 0
+    for row in conn.execute(circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where)):
+        deltas.add_circulation(scope.name, row)
+        total += int(row.events)
+    deltas.add_cells(scope.name, conn.execute(patron_cells(scope, ctx.shape, ctx.pii_map, spec, where)), ctx.hash_key)
+    return total
+
+
+def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -> int:
+    """Scrub the free-text columns of the matching rows of their patron's identifiers; return rows changed."""
+    text_cols = [c for c in scope.table_map.columns_with("free_text") if c in scope.table.c]
+    if not text_cols:
+        return 0
+    t, patrons = scope.table, ctx.shape.tables[ctx.pii_map.patron_table]
+    ident_cols = [c for c in ("firstname", "surname", "othernames", "cardnumber", "email", "phone", "mobile")
+                  if c in patrons.c]
+    keys = scope.key_columns() or [scope.age, scope.link]
+    query = (
+        sa.select(*keys, *(t.c[c] for c in text_cols), *(patrons.c[c] for c in ident_cols))
+        .select_from(t.outerjoin(patrons, patrons.c[ctx.pii_map.patron_key] == scope.link))
+        .where(where, sa.or_(*(t.c[c].is_not(None) for c in text_cols)))
+    )
+    updates = []
+    for row in conn.execute(query):
+        values = dict(zip(ident_cols, row[len(keys) + len(text_cols):]))
+        who = PatronIdentifiers.from_values(values.get("firstname"), values.get("surname"), values.get("othernames"),
+                                            values.get("cardnumber"), values.get("email"),
+                                            (values.get("phone"), values.get("mobile")))
+        old = row[len(keys):len(keys) + len(text_cols)]
+        new = [scrub_text(v, who) for v in old]
+        if list(new) != list(old):
+            match = {f"k{i}": v for i, v in enumerate(row[:len(keys)])}
+            if not scope.key_columns():  # no key: match the row by its age, link and old text too
+                match |= {f"o{i}": v for i, v in enumerate(old)}
+            updates.append(match | {f"n{i}": v for i, v in enumerate(new)})
+    if updates:
+        conditions = [k == sa.bindparam(f"k{i}") for i, k in enumerate(keys)]
+        if not scope.key_columns():
+            conditions += [t.c[c] == sa.bindparam(f"o{i}") for i, c in enumerate(text_cols)]
+        stmt = t.update().where(*conditions).values({c: sa.bindparam(f"n{i}") for i, c in enumerate(text_cols)})
+        conn.execute(stmt, updates)
+    return len(updates)
+
+
+def _run_batch(ctx: RunContext, work: Callable[[Connection], tuple[dict, Deltas, int, int] | None],
+               table: str, action: str, scope: str) -> tuple[Deltas, int] | None:
+    """One ILS transaction: ``work`` selects and acts; the ledger prepares before the ILS commits."""
+    with ctx.ils.begin() as conn:
+        result = work(conn)
+        if result is None:
+            return None
+        selector, deltas, rows, scrubbed = result
+        batch_id = ctx.ledger.prepare(run_id=ctx.run_id, table=table, action=action, scope=scope,
+                                      selector=selector, deltas=deltas, row_count=rows, scrubbed=scrubbed)
+    ctx.ledger.complete(batch_id)
+    ctx.batch_ids.append(batch_id)
+    return deltas, rows
+
+
+def _check(expected: int, got: int, what: str) -> None:
+    if expected != got:
+        raise BatchMismatchError(f"{what}: selected {expected:,} rows but changed {got:,}; "
+                                 "the ILS changed under the run — rerun it")
+
+
+# ----------------------------------------------------------------------------- processors
+def _loop(ctx: RunContext, name: str, action: str, work, total: Deltas, verb: str) -> Deltas:
+    """Run batches until ``work`` finds nothing; ``work(conn, state)`` pages with ``state``."""
+    state: dict = {"last": None}
+    while (done := _run_batch(ctx, lambda conn: work(conn, state), name, action, "schedule")):
+        merge_counts(total, done[0])
+        state["last"] = state.pop("next")
+        ctx.progress(f"{name}: {total.counts[name].get(verb, 0):,} rows {verb}")
+    return total
+
+
+def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -> Deltas:
+    """Aggregate (optionally), scrub and strip eligible rows of a table with a one-column key."""
+    scope = ctx.scope(name)
+    (key,) = scope.key_columns()
+    eligible = scope.eligible(cutoff)
+
+    def work(conn: Connection, state: dict):
+        query = sa.select(key).select_from(scope.source).where(eligible).order_by(key).limit(ctx.batch_size)
+        if state["last"] is not None:
+            query = query.where(key > state["last"])
+        keys = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        if not keys:
+            return None
+        state["next"] = keys[-1]
+        deltas = Deltas()
+        changed, scrubbed = strip_rows(conn, ctx, scope, key, keys, aggregate, deltas)
+        return {"keys": keys}, deltas, changed, scrubbed
+
+    return _loop(ctx, name, "aggregate_then_strip" if aggregate else "strip", work, Deltas(), "stripped")
+
+
+def strip_rows(conn: Connection, ctx: RunContext, scope: RowScope, key: sa.Column, keys: list,
+               aggregate: bool, deltas: Deltas) -> tuple[int, int]:
+    """Aggregate, scrub and strip the rows whose ``key`` is in ``keys``; return (stripped, scrubbed)."""
+    selected = in_list(key, keys)
+    if aggregate:
+        _check(len(keys), aggregate_into(conn, ctx, scope, selected, deltas), f"{scope.name} aggregation")
+        deltas.count(scope.name, "aggregated", len(keys))
+    scrubbed = scrub_free_text(conn, ctx, scope, selected)
+    changed = sum(conn.execute(scope.table.update().where(key.in_(chunk))
+                               .values({scope.link.name: ctx.anonymous_value})).rowcount for chunk in chunks(keys))
+    _check(len(keys), changed, f"{scope.name} strip")
+    deltas.count(scope.name, "stripped", changed)
+    deltas.count(scope.name, "scrubbed", scrubbed)
+    return changed, scrubbed
+
+
+def strip_by_slice(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -> Deltas:
+    """The same for a table without a key (Koha's statistics): slices of the age column, plus their patrons."""
+    scope = ctx.scope(name)
+    eligible, age, link = scope.eligible(cutoff), scope.age, scope.link
+
+    def work(conn: Connection, state: dict):
+        base = sa.and_(eligible, age > state["last"]) if state["last"] is not None else eligible
+        upper = conn.execute(sa.select(age).where(base).order_by(age).offset(ctx.batch_size - 1).limit(1)).scalar()
+        if upper is None:
+            upper = conn.execute(sa.select(sa.func.max(age)).where(base)).scalar()
+        if upper is None:
+            return None
+        state["next"] = upper
+        selected = sa.and_(base, age <= upper)
+        conn.execute(ctx.lock(sa.select(sa.literal_column("1")).select_from(scope.table).where(selected), scope.table)).all()
+        rows = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(selected)).scalar()
+        patrons = sorted(conn.execute(sa.select(link).where(selected).distinct()).scalars())
+        deltas = Deltas()
+        if aggregate:
+            _check(rows, aggregate_into(conn, ctx, scope, selected, deltas), f"{name} aggregation")
+            deltas.count(name, "aggregated", rows)
+        scrubbed = scrub_free_text(conn, ctx, scope, selected)
+        in_slice = age <= upper if state["last"] is None else sa.and_(age > state["last"], age <= upper)
+        changed = sum(conn.execute(scope.table.update().where(in_slice, link.in_(chunk))
+                                   .values({link.name: ctx.anonymous_value})).rowcount for chunk in chunks(patrons))
+        _check(rows, changed, f"{name} strip")
+        deltas.count(name, "stripped", changed)
+        deltas.count(name, "scrubbed", scrubbed)
+        selector = {"slice": [state["last"], upper], "patrons": patrons}
+        return selector, deltas, changed, scrubbed
+
+    return _loop(ctx, name, "aggregate_then_strip" if aggregate else "strip", work, Deltas(), "stripped")
+
+
+def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
+    """Delete eligible rows: keyset on the key where there is one, else on the patron link."""
+    scope = ctx.scope(name)
+    keys_cols = scope.key_columns()
+    page = keys_cols[0] if len(keys_cols) == 1 else scope.link
+    eligible = scope.eligible(cutoff)
+
+    def work(conn: Connection, state: dict):
+        query = sa.select(page).select_from(scope.source).where(eligible).order_by(page).limit(ctx.batch_size)
+        if page is scope.link:
+            query = query.distinct()
+        if state["last"] is not None:
+            query = query.where(page > state["last"])
+        values = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        if not values:
+            return None
+        state["next"] = values[-1]
+        by_link = page is scope.link
+        deleted = sum(conn.execute(scope.table.delete().where(
+            sa.and_(eligible, page.in_(chunk)) if by_link else page.in_(chunk))).rowcount for chunk in chunks(values))
+        if not by_link:
+            _check(len(values), deleted, f"{name} delete")
+        deltas = Deltas()
+        deltas.count(name, "deleted", deleted)
+        return {"patrons" if by_link else "keys": values}, deltas, deleted, 0
+
+    return _loop(ctx, name, "delete", work, Deltas(), "deleted")
+
+
+def merge_counts(total: Deltas, deltas: Deltas) -> None:
+    for table, counts in deltas.counts.items():
+        for what, n in counts.items():
+            total.count(table, what, n)
+
+
+def remove_patrons(ctx: RunContext, cutoff: dt.date) -> Deltas:
+    """Expired patrons: history aggregated and stripped, other rows deleted, patron anonymised then deleted."""
+    patron_table = ctx.pii_map.patron_table
+    scope = ctx.scope(patron_table)
+    (key,) = scope.key_columns()
+    eligible = scope.eligible(cutoff)
+
+    def work(conn: Connection, state: dict):
+        query = sa.select(key).where(eligible).order_by(key).limit(ctx.batch_size)
+        if state["last"] is not None:
+            query = query.where(key > state["last"])
+        patrons = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        if not patrons:
+            return None
+        state["next"] = patrons[-1]
+        deltas = Deltas()
+        scrubbed = release_patron_rows(conn, ctx, patrons, deltas)
+        count_removed_patrons(conn, ctx, scope, patrons, deltas)
+        wipe = {c.name: None for c in scope.table.c
+                if c.nullable and ctx.pii_map.tables[patron_table].columns.get(c.name) is not None
+                and ctx.pii_map.tables[patron_table].columns[c.name].role in ("identity", "quasi", "free_text")}
+        anonymised = sum(conn.execute(scope.table.update().where(key.in_(chunk)).values(wipe)).rowcount
+                         for chunk in chunks(patrons))
+        deleted = sum(conn.execute(scope.table.delete().where(key.in_(chunk))).rowcount for chunk in chunks(patrons))
+        _check(len(patrons), deleted, f"{patron_table} delete")
+        deltas.count(patron_table, "anonymised", anonymised)
+        deltas.count(patron_table, "deleted", deleted)
+        return {"patrons": patrons}, deltas, deleted, scrubbed
+
+    return _loop(ctx, patron_table, "anonymise_then_delete", work, Deltas(), "deleted")
+
+
+def release_patron_rows(conn: Connection, ctx: RunContext, patrons: list[int], deltas: Deltas) -> int:
+    """Every other row naming these patrons: history aggregated and stripped, the rest deleted."""
+    scrubbed = 0
+    for name, table_map in ctx.pii_map.tables.items():
+        if name == ctx.pii_map.patron_table or name not in ctx.shape.tables:
+            continue
+        t = ctx.shape.tables[name]
+        links = [c for c in table_map.columns_with("link") if c in t.c]
+        if not links:
+            continue
+        if table_map.aggregate is not None and table_map.lifecycle == "history":
+            scope = ctx.scope(name)
+            mine = sa.and_(*scope.identifying, in_list(scope.link, patrons))
+            key_cols = scope.key_columns()
+            if len(key_cols) == 1:
+                keys = list(conn.execute(sa.select(key_cols[0]).where(mine)).scalars())
+                if keys:
+                    scrubbed += strip_rows(conn, ctx, scope, key_cols[0], keys, True, deltas)[1]
+            else:
+                rows = aggregate_into(conn, ctx, scope, mine, deltas)
+                deltas.count(name, "aggregated", rows)
+                scrubbed += scrub_free_text(conn, ctx, scope, mine)
+                changed = sum(conn.execute(t.update().where(scope.link.in_(chunk))
+                                           .values({scope.link.name: ctx.anonymous_value})).rowcount
+                              for chunk in chunks(patrons))
+                _check(rows, changed, f"{name} strip")
+                deltas.count(name, "stripped", changed)
+        else:
+            condition = sa.or_(*(in_list(t.c[c], patrons) for c in links))
+            if table_map.link_when:
+                condition = sa.and_(condition, t.c[table_map.link_when.column].in_(table_map.link_when.in_))
+            deltas.count(name, "deleted", conn.execute(t.delete().where(condition)).rowcount)
+    return scrubbed
+
+
+def count_removed_patrons(conn: Connection, ctx: RunContext, scope: RowScope, patrons: list[int],
+                          deltas: Deltas) -> None:
+    """Demographics of the patrons about to go: expiry year, branch, category, age band, enrolment year."""
+    t = scope.table
+    years = sa.extract("year", t.c.dateexpiry) - sa.extract("year", t.c.dateofbirth)
+    band = sa.case(*((years.between(lo, hi), sa.literal_column(f"'{label}'")) for lo, hi, label in AGE_BANDS),
+                   else_=sa.literal_column(f"'{UNKNOWN}'"))
+    inner = sa.select(
+        sa.func.coalesce(sa.extract("year", t.c.dateexpiry), 0).label("expiry_year"),
+        sa.func.coalesce(t.c.branchcode, UNKNOWN).label("branch"),
+        sa.func.coalesce(t.c.categorycode, UNKNOWN).label("patron_category"),
+        band.label("age_band"),
+        sa.func.coalesce(sa.extract("year", t.c.dateenrolled), 0).label("enrolled_year"),
+    ).where(in_list(scope.link, patrons)).subquery("demo")
+    dims = [inner.c[n] for n in ("expiry_year", "branch", "patron_category", "age_band", "enrolled_year")]
+    for row in conn.execute(sa.select(*dims, sa.func.count()).group_by(*dims)):
+        k = (int(row[0]), row[1], row[2], row[3], int(row[4]))
+        deltas.patrons_removed[k] = deltas.patrons_removed.get(k, 0) + int(row[5])

@@ -1,0 +1,210 @@
+"""The batch ledger: exactly-once across two databases.
+
+The warehouse lives in the store, the strip happens in the ILS. Each batch:
+
+1. reads its rows (keys or a time slice plus its patrons) and their warehouse
+   contribution inside an ILS transaction that holds the rows locked;
+2. **prepare** — commits to the store a ledger row (status ``prepared``) with
+   the exact selector and the deltas, but does not touch the warehouse yet;
+3. strips or deletes exactly those rows and commits the ILS transaction;
+4. **complete** — in one store transaction adds the deltas to the warehouse
+   and marks the batch ``done``.
+
+Killed between 2 and 3, the ILS rolled back: the selected rows still identify
+their patrons, so recovery marks the batch ``abandoned`` and the rows are
+picked up afresh. Killed between 3 and 4, none of them identify anyone any
+more, so recovery completes the batch. The ILS transaction is atomic, so one
+of the two is always true; a mixture means someone else changed the rows and
+the run stops and says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection
+
+from ..store import Store
+from . import sketch
+
+PREPARED, DONE, ABANDONED = "prepared", "done", "abandoned"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def pack_json(data) -> bytes:
+    return zlib.compress(json.dumps(data, separators=(",", ":"), default=str).encode(), 6)
+
+
+def unpack_json(blob: bytes):
+    return json.loads(zlib.decompress(blob))
+
+
+@dataclass
+class Deltas:
+    """What one batch adds to the warehouse, and what it did (counts only)."""
+
+    circulation: dict[tuple, list] = field(default_factory=dict)   # dims -> [events, renewals, amount]
+    cells: dict[tuple, list[int]] = field(default_factory=dict)    # (source, month, branch, cat, band) -> kmv
+    patrons_removed: dict[tuple, int] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def count(self, table: str, what: str, n: int) -> None:
+        if n:
+            self.counts[table][what] = self.counts[table].get(what, 0) + n
+
+    def add_circulation(self, source: str, row) -> None:
+        key = (source, row.event, str(row.day)[:10], row.branch, row.itemtype, row.ccode,
+               row.patron_category, row.age_band)
+        events, renewals, amount = self.circulation.get(key, (0, 0, Decimal(0)))
+        self.circulation[key] = [events + int(row.events), renewals + int(row.renewals or 0),
+                                 amount + Decimal(str(row.amount or 0))]
+
+    def add_cells(self, source: str, rows, key: bytes) -> None:
+        fresh: dict[tuple, list[int]] = defaultdict(list)
+        for month, branch, category, band, patron in rows:
+            cell = (source, str(month), branch, category, band)
+            fresh[cell].append(sketch.cell_hash(key, cell, int(patron)))
+        for cell, values in fresh.items():
+            self.cells[cell] = sketch.merge(self.cells.get(cell, []), values)
+
+    def stripped(self, source: str) -> int:
+        return self.counts.get(source, {}).get("stripped", 0)
+
+    def to_blob(self) -> bytes:
+        return pack_json({
+            "circulation": [[*k, v[0], v[1], str(v[2])] for k, v in self.circulation.items()],
+            "cells": [[*k, v] for k, v in self.cells.items()],
+            "patrons_removed": [[*k, v] for k, v in self.patrons_removed.items()],
+            "counts": self.counts,
+        })
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> "Deltas":
+        data = unpack_json(blob)
+        out = cls()
+        out.circulation = {tuple(r[:8]): [r[8], r[9], Decimal(r[10])] for r in data["circulation"]}
+        out.cells = {tuple(r[:5]): r[5] for r in data["cells"]}
+        out.patrons_removed = {tuple(r[:5]): r[5] for r in data["patrons_removed"]}
+        out.counts = defaultdict(dict, data["counts"])
+        return out
+
+
+def _insert(dialect: str):
+    return {"sqlite": sqlite_dialect.insert, "postgresql": pg_dialect.insert}.get(dialect, mysql_dialect.insert)
+
+
+def upsert_add(conn: Connection, table: sa.Table, rows: list[dict], add: list[str]) -> None:
+    """Insert rows; where the primary key exists, add the ``add`` columns instead."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt = _insert(dialect)(table)
+    if dialect == "mysql":
+        stmt = stmt.on_duplicate_key_update({c: table.c[c] + stmt.inserted[c] for c in add})
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key],
+                                          set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    for start in range(0, len(rows), 2000):
+        conn.execute(stmt, rows[start:start + 2000])
+
+
+def upsert_replace(conn: Connection, table: sa.Table, rows: list[dict], replace: list[str]) -> None:
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt = _insert(dialect)(table)
+    if dialect == "mysql":
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in replace})
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key],
+                                          set_={c: stmt.excluded[c] for c in replace})
+    for start in range(0, len(rows), 2000):
+        conn.execute(stmt, rows[start:start + 2000])
+
+
+def apply_deltas(conn: Connection, store: Store, deltas: Deltas) -> None:
+    """Add a batch's deltas to the warehouse (inside the caller's store transaction)."""
+    circ = store["stats_circulation"]
+    upsert_add(conn, circ, [
+        dict(zip(("source", "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band"), k),
+             events=v[0], renewals=v[1], amount=v[2])
+        | {"day": dt.date.fromisoformat(k[2])}
+        for k, v in deltas.circulation.items()
+    ], ["events", "renewals", "amount"])
+    if deltas.cells:
+        cells = store["stats_distinct_patrons"]
+        existing: dict[tuple, list[int]] = {}
+        keys = list(deltas.cells)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            months = sorted({k[1] for k in chunk})
+            sources = sorted({k[0] for k in chunk})
+            for row in conn.execute(sa.select(cells).where(cells.c.source.in_(sources), cells.c.month.in_(months))):
+                existing[(row.source, row.month, row.branch, row.patron_category, row.age_band)] = sketch.unpack(row.sketch)
+        upsert_replace(conn, cells, [
+            dict(zip(("source", "month", "branch", "patron_category", "age_band"), k),
+                 sketch=sketch.pack(sketch.merge(existing.get(k, []), v)))
+            for k, v in deltas.cells.items()
+        ], ["sketch"])
+    upsert_add(conn, store["stats_patrons_removed"], [
+        dict(zip(("expiry_year", "branch", "patron_category", "age_band", "enrolled_year"), k), patrons=v)
+        for k, v in deltas.patrons_removed.items()
+    ], ["patrons"])
+
+
+class Ledger:
+    def __init__(self, store: Store):
+        self.store = store
+        self.table = store["retention_batches"]
+
+    def prepare(self, *, run_id: str, table: str, action: str, scope: str, selector: dict,
+                deltas: Deltas, row_count: int, scrubbed: int = 0) -> str:
+        batch_id = str(uuid.uuid4())
+        with self.store.engine.begin() as conn:
+            conn.execute(self.table.insert().values(
+                batch_id=batch_id, run_id=run_id, table_name=table, action=action, scope=scope, status=PREPARED,
+                row_count=row_count, scrubbed=scrubbed, selector=pack_json(selector), deltas=deltas.to_blob(),
+                created_at=_utcnow(),
+            ))
+        return batch_id
+
+    def complete(self, batch_id: str) -> None:
+        with self.store.engine.begin() as conn:
+            row = conn.execute(sa.select(self.table.c.deltas, self.table.c.status)
+                               .where(self.table.c.batch_id == batch_id)).one()
+            if row.status != PREPARED:
+                return
+            apply_deltas(conn, self.store, Deltas.from_blob(row.deltas))
+            conn.execute(self.table.update().where(self.table.c.batch_id == batch_id)
+                         .values(status=DONE, finished_at=_utcnow()))
+
+    def abandon(self, batch_id: str) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(self.table.update().where(self.table.c.batch_id == batch_id, self.table.c.status == PREPARED)
+                         .values(status=ABANDONED, finished_at=_utcnow()))
+
+    def pending(self) -> list:
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(sa.select(self.table).where(self.table.c.status == PREPARED)
+                                     .order_by(self.table.c.created_at)))
+
+    def done_totals(self) -> dict[str, int]:
+        """Rows stripped per source table, as the done batches record them."""
+        totals: dict[str, int] = defaultdict(int)
+        with self.store.engine.connect() as conn:
+            for (blob,) in conn.execute(sa.select(self.table.c.deltas).where(self.table.c.status == DONE)):
+                for source, counts in Deltas.from_blob(blob).counts.items():
+                    totals[source] += counts.get("stripped", 0)
+        return dict(totals)

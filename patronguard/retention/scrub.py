@@ -1,0 +1,56 @@
+"""Scrub free text (loan notes, hold notes, fine descriptions…) of a patron's identifiers.
+
+Removes the patron's own names, card number, email and phone numbers, plus
+anything shaped like an email address, a phone number or a 14-digit card
+number, whoever it belongs to. Replacements are bracketed labels, so staff
+still see that something was there. Names of *other* people are not known
+here (the Presidio scan of anything leaving the library catches those).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+CARD = re.compile(r"(?<!\d)\d{14}(?!\d)")
+PHONE = re.compile(r"(?<![\w])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w])")
+
+
+@dataclass(frozen=True)
+class PatronIdentifiers:
+    names: tuple[str, ...] = ()
+    cardnumber: str | None = None
+    email: str | None = None
+    phone_digits: tuple[str, ...] = ()
+
+    @classmethod
+    def from_values(cls, firstname=None, surname=None, othernames=None, cardnumber=None, email=None,
+                    phones=()) -> "PatronIdentifiers":
+        names = tuple(sorted({part for value in (firstname, surname, othernames) if value
+                              for part in re.split(r"[\s,]+", str(value)) if len(part) >= 2}, key=len, reverse=True))
+        digits = tuple(d for d in (re.sub(r"\D", "", str(p)) for p in phones if p) if len(d) >= 7)
+        return cls(names, str(cardnumber) if cardnumber else None, str(email) if email else None, digits)
+
+
+def _phone_pattern(digits: str) -> re.Pattern:
+    core = digits[-10:] if len(digits) >= 10 else digits
+    return re.compile(r"[\s.()+-]*".join(re.escape(d) for d in core))
+
+
+def scrub_text(text: str | None, who: PatronIdentifiers) -> str | None:
+    """The text with the patron's identifiers and generic contact details replaced."""
+    if not text:
+        return text
+    out = text
+    if who.email:
+        out = out.replace(who.email, "[email]")
+    out = EMAIL.sub("[email]", out)
+    if who.cardnumber:
+        out = out.replace(who.cardnumber, "[card]")
+    out = CARD.sub("[card]", out)
+    for digits in who.phone_digits:
+        out = _phone_pattern(digits).sub("[phone]", out)
+    out = PHONE.sub("[phone]", out)
+    for name in who.names:
+        out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[name]", out, flags=re.IGNORECASE)
+    return out
