@@ -1,15 +1,15 @@
 """nightly-retention: the library's unattended nightly run.
 
-Report mode (for now): check the policy and the ILS, validate the source,
-measure patron data past retention, publish the report. Nothing is written
-to the ILS. Database URLs default to ``PATRONGUARD_ILS_URL`` /
+Validate the ILS, measure what is past retention, then act table by table
+(aggregate then strip, delete, remove expired patrons), verify, validate the
+result, publish and record. ``dry_run=True`` is report mode: nothing is
+written to the ILS. Database URLs default to ``PATRONGUARD_ILS_URL`` /
 ``PATRONGUARD_STORE_URL``: put credentials there, not in flow parameters
 (parameters are stored in Prefect's database).
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from patronguard.settings import quiet_third_parties
 
@@ -21,21 +21,38 @@ from tasks.retention import (  # noqa: E402
     inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
     read_legal_holds, record_report_run, resolve_run_date, save_report_files, validate_ils_source,
 )
+from tasks.retention_run import (  # noqa: E402
+    apply_retention_to_table, count_rows_before, plan_retention, publish_run_artifact, record_run_and_audit,
+    summarise_run, validate_ils_after, verify_after_run,
+)
 
 
 @flow(name="nightly-retention", persist_result=False, log_prints=False)
-def nightly_retention(policy_path: str | None = None, as_of: str | None = None,
-                      mode: Literal["report"] = "report", ils_url: str | None = None,
-                      store_url: str | None = None, report_dir: str | None = None):
-    """Report every piece of patron data held past the policy's retention period."""
+def nightly_retention(policy_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
+                      batch_size: int = 10_000, ils_url: str | None = None, store_url: str | None = None,
+                      report_dir: str | None = None):
+    """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     policy = load_retention_policy(policy_path)
     run_date = resolve_run_date(policy, as_of)
     shape = inspect_ils_shape(ils_url)
     validation = validate_ils_source(ils_url, shape)
     legal_holds = read_legal_holds(store_url)
-    report = measure_exposure(ils_url, shape, policy, run_date, legal_holds, validation)
-    publish_exposure_artifact(report)
-    save_report_files(report, report_dir)
-    record_report_run(store_url, report, started_at)
-    return report
+    before = measure_exposure(ils_url, shape, policy, run_date, legal_holds, validation)
+    publish_exposure_artifact(before)
+    save_report_files(before, report_dir)
+    if dry_run:
+        record_report_run(store_url, before, started_at)
+        return before
+    counts = count_rows_before(ils_url, shape)
+    run_id, tables = plan_retention(shape)
+    applied = [
+        apply_retention_to_table(table, ils_url, store_url, policy, run_date, legal_holds, batch_size, run_id)
+        for table in tables
+    ]
+    run = summarise_run(run_id, policy, before, applied)
+    run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
+    run.validation_after = validate_ils_after(ils_url, shape, counts).to_dict()
+    publish_run_artifact(run)
+    record_run_and_audit(store_url, run, started_at)
+    return run

@@ -138,6 +138,67 @@ def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
     click.echo(render_json(report) if as_json else render_text(report))
 
 
+@retention.command("run")
+@ILS_OPTION
+@POLICY_OPTION
+@STORE_OPTION
+@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="Measure and show what would be done; change nothing in the ILS.")
+@click.option("--batch-size", type=int, default=10_000, show_default=True, help="Rows (or patrons) per batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def retention_run(db, policy, store, as_of, dry_run, batch_size, as_json) -> None:
+    """Apply the retention schedule: aggregate then strip, delete, remove expired patrons.
+
+    Batch by batch, each batch exactly once even if the run is killed (rerun
+    it: the ledger in the store finishes or redoes what was cut off). Ends
+    with `retention verify` and the ils_after expectation suite.
+
+    \b
+    Example:
+      patronguard retention run --db sqlite:///var/ils.db --policy policy/westchester.yaml --dry-run
+    """
+    import json
+
+    from .retention.render_run import render_run_text
+    from .retention.run import run_retention
+
+    run = run_retention(db, policy, store_url=store, as_of=as_of, dry_run=dry_run, batch_size=batch_size,
+                        progress=None if as_json else say)
+    click.echo(json.dumps(run.summary(), indent=2) if as_json else render_run_text(run))
+
+
+@retention.command("verify")
+@ILS_OPTION
+@POLICY_OPTION
+@STORE_OPTION
+@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verification as JSON.")
+def retention_verify(db, policy, store, as_of, as_json) -> None:
+    """Check nothing past retention still identifies a patron and the warehouse equals the ledger.
+
+    Exits 1 and names the table on any discrepancy. Read-only.
+
+    \b
+    Example:
+      patronguard retention verify --db sqlite:///var/ils.db --store sqlite:///var/patronguard.db
+    """
+    import json
+
+    from .retention.run import verify_only
+    from .retention.verify import require_verified
+
+    result = verify_only(db, policy, store_url=store, as_of=as_of)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"as of {result.as_of.isoformat()}: {'verified' if result.ok else 'DISCREPANCIES'}")
+        for source, events in sorted(result.warehouse_events.items()):
+            click.echo(f"  warehouse {source}: {events:,} rows; ledger: {result.ledger_aggregated.get(source, 0):,}")
+        for d in result.discrepancies:
+            click.echo(f"  {d.table}: {d.problem}")
+    require_verified(result)
+
+
 # ----------------------------------------------------------------------------- policy
 @cli.group()
 def policy() -> None:

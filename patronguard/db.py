@@ -56,11 +56,14 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
-def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_dirs: bool = False) -> Engine:
+def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_dirs: bool = False,
+            write: bool = False) -> Engine:
     """Create an engine and prove it connects.
 
     ``must_exist`` refuses a SQLite file that is not there (SQLite would
-    silently create an empty one); ``create_dirs`` makes its folder.
+    silently create an empty one); ``create_dirs`` makes its folder. With
+    ``write``, SQLite transactions start with BEGIN IMMEDIATE, so a batch's
+    reads and writes happen under one write lock.
     """
     parsed = parse_url(url, option=option)
     path = sqlite_path(parsed)
@@ -79,6 +82,8 @@ def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_d
         else:
             kwargs["connect_args"] = {"connect_timeout": 10}
     engine = sa.create_engine(parsed, **kwargs)
+    if write and parsed.drivername.startswith("sqlite"):
+        _immediate_transactions(engine)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -87,3 +92,15 @@ def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_d
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         raise DatabaseUnavailableError(f"{option}: cannot connect to {masked(parsed)}: {reason}") from None
     return engine
+
+
+def _immediate_transactions(engine: Engine) -> None:
+    """SQLAlchemy's recipe: let SQLAlchemy, not pysqlite, begin transactions, as BEGIN IMMEDIATE."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

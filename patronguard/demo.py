@@ -46,21 +46,33 @@ def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: in
     say("[2/3] Starting Prefect with an ephemeral local API (takes 10-20 s the first time)...")
     from flows.nightly_retention import nightly_retention
 
-    say(f"[3/3] Running flow nightly-retention (report mode) with {loaded.library}'s policy {loaded.version}")
+    say(f"[3/3] Running flow nightly-retention with {loaded.library}'s policy {loaded.version}: "
+        "validate, measure, aggregate then strip, delete, verify")
     started = time.monotonic()
-    report = nightly_retention(policy_path=policy_file, ils_url=ils_url, store_url=store_url,
-                               report_dir=str(reports))
+    run = nightly_retention(policy_path=policy_file, ils_url=ils_url, store_url=store_url, report_dir=str(reports))
     say(f"      flow finished in {time.monotonic() - started:.1f} s")
 
     from .retention import render_text
+    from .retention.render_run import render_run_text
+    from .retention.run import verify_only
 
+    after = verify_only(ils_url, policy_file, store_url=store_url, as_of=run.as_of)
     show("")
-    show(render_text(report))
+    show("BEFORE the run:")
+    show(render_text(run.before))
     show("")
-    stem = f"exposure-{report.as_of.isoformat()}"
+    show(render_run_text(run))
+    show("")
+    show("AFTER the run (patronguard retention verify):")
+    show(f"  {after.exposure.past_retention:,} rows past retention still identify a patron, all exempt "
+         f"({after.exposure.actionable:,} actionable); verification {'passed' if after.ok else 'FAILED'}")
+    for source, events in sorted(after.warehouse_events.items()):
+        show(f"  warehouse keeps {events:,} {source} rows as statistics (ledger: {after.ledger_aggregated.get(source, 0):,})")
+    show("")
+    stem = f"exposure-{run.as_of.isoformat()}"
     show("Files:")
     show(f"  ILS (synthetic):  {ils_path}")
     show(f"  store:            {store_path}")
     show(f"  report:           {reports / (stem + '.md')} and {reports / (stem + '.json')}")
-    show(f"  Prefect home:     {os.environ['PREFECT_HOME']} (artifact 'privacy-exposure')")
-    show("Next: patronguard retention report --db sqlite:///" + str(ils_path) + " --policy policy/westport.yaml")
+    show(f"  Prefect home:     {os.environ['PREFECT_HOME']} (artifacts 'privacy-exposure', 'retention-run')")
+    show(f"Next: patronguard retention verify --db sqlite:///{ils_path} --store sqlite:///{store_path}")

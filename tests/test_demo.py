@@ -12,6 +12,7 @@ def test_demo_creates_ils_runs_flow_and_lists_files(prefect_harness, tmp_path):
     reports = list((tmp_path / "reports").glob("exposure-*.md"))
     assert len(reports) == 1 and str(reports[0]) in output
     assert "Privacy exposure as of" in output and "old_issues" in output
+    assert "BEFORE the run" in output and "AFTER the run" in output and "verification passed" in output
     progress = "\n".join(said)
     assert "[1/3]" in progress and "[2/3]" in progress and "[3/3]" in progress
     assert "creating a synthetic library" in progress

@@ -19,7 +19,7 @@ from conftest import SMALL_SPEC
 from patronguard.errors import IlsAlreadyInitialisedError, InputError
 from patronguard.ils import LibrarySpec, generate_library, init_ils
 from patronguard.ils import init as init_module
-from patronguard.ils.schema import KOHA_TABLES, borrowers
+from patronguard.ils.schema import KOHA_TABLES, borrowers, metadata
 
 UNTIL = SMALL_SPEC["until"]
 END = dt.datetime.combine(UNTIL + dt.timedelta(days=1), dt.time())
@@ -101,16 +101,25 @@ def test_spec_defaults_and_until_today():
     assert spec.end == dt.date.today()
 
 
-def test_generated_values_are_plain_python_types():
+def test_generated_values_are_plain_python_types_in_fk_order():
     seen = Counter()
-    for batch in generate_library(LibrarySpec(**SMALL_SPEC)):
-        assert len(batch.rows) <= 25_000
+    finished: list[str] = []
+    for batch in generate_library(LibrarySpec(**SMALL_SPEC), chunk_rows=5_000):
+        assert batch.table not in finished  # one table at a time, its last chunk flagged
+        if batch.last:
+            finished.append(batch.table)
+        assert 0 < len(batch.rows) <= 5_000
         for row in batch.rows:
             assert len(row) == len(batch.columns)
             for value in row:
                 assert value is None or type(value) in (int, float, str), (batch.table, type(value))
         seen[batch.table] += len(batch.rows)
-    assert set(seen) == set(KOHA_TABLES)
+    assert set(seen) == set(finished) == set(KOHA_TABLES)
+    assert seen["statistics"] > 5_000  # really chunked
+    position = {t: k for k, t in enumerate(finished)}
+    for table in metadata.sorted_tables:  # parents before children
+        for fk in table.foreign_keys:
+            assert position[fk.column.table.name] < position[table.name], (table.name, fk.column.table.name)
 
 
 def test_generation_is_deterministic_in_memory():

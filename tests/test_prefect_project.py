@@ -94,7 +94,7 @@ def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_s
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     policy = str(ROOT / "policy/westchester.yaml")
     report = nightly_retention(policy_path=policy, as_of=SMALL_SPEC["until"].isoformat(), ils_url=ils_url,
-                               store_url=store_url, report_dir=str(tmp_path / "reports"))
+                               store_url=store_url, report_dir=str(tmp_path / "reports"), dry_run=True)
     direct = exposure_report(ils_url, policy, store_url=f"sqlite:///{tmp_path / 'other.db'}", as_of=SMALL_SPEC["until"])
     assert [(t.table, t.past_retention, t.actionable, t.exempt) for t in report.tables] == \
            [(t.table, t.past_retention, t.actionable, t.exempt) for t in direct.tables]

@@ -237,10 +237,12 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
     def work(conn: Connection, state: dict):
         query = sa.select(page).select_from(scope.source).where(eligible).order_by(page).limit(ctx.batch_size)
         if page is scope.link:
-            query = query.distinct()
+            query = query.distinct()  # no row lock (not allowed with DISTINCT); the DELETE re-checks eligibility
+        else:
+            query = ctx.lock(query, scope.table)
         if state["last"] is not None:
             query = query.where(page > state["last"])
-        values = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        values = list(conn.execute(query).scalars())
         if not values:
             return None
         state["next"] = values[-1]

@@ -200,11 +200,11 @@ class Ledger:
             return list(conn.execute(sa.select(self.table).where(self.table.c.status == PREPARED)
                                      .order_by(self.table.c.created_at)))
 
-    def done_totals(self) -> dict[str, int]:
-        """Rows stripped per source table, as the done batches record them."""
+    def done_totals(self, what: str = "aggregated") -> dict[str, int]:
+        """Rows aggregated (or stripped, deleted…) per source table, as the done batches record them."""
         totals: dict[str, int] = defaultdict(int)
         with self.store.engine.connect() as conn:
             for (blob,) in conn.execute(sa.select(self.table.c.deltas).where(self.table.c.status == DONE)):
                 for source, counts in Deltas.from_blob(blob).counts.items():
-                    totals[source] += counts.get("stripped", 0)
-        return dict(totals)
+                    totals[source] += counts.get(what, 0)
+        return {k: v for k, v in totals.items() if v}

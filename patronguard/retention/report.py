@@ -27,9 +27,9 @@ from .render import render_json, render_markdown
 Progress = Callable[[str], None]
 
 
-def open_ils(url: str | None, pii_map: PiiMap | None = None) -> tuple[Engine, IlsShape]:
+def open_ils(url: str | None, pii_map: PiiMap | None = None, *, write: bool = False) -> tuple[Engine, IlsShape]:
     """Connect to an existing ILS and check it is Koha-shaped."""
-    engine = connect(settings.ils_url(url), option="--db", must_exist=True)
+    engine = connect(settings.ils_url(url), option="--db", must_exist=True, write=write)
     try:
         return engine, inspect_ils(engine, pii_map or builtin_pii_map("koha"))
     except Exception:

@@ -86,6 +86,7 @@ def _gx_context():
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
@@ -101,12 +102,16 @@ def _add_datasource(context, engine: Engine):
 
 
 def validate_ils(engine: Engine, shape: IlsShape, suite: str = "ils_source", *,
-                 now: dt.datetime | None = None) -> ValidationSummary:
-    """Run suite ``suite`` against the ILS; tables or columns it lacks are skipped and listed."""
+                 now: dt.datetime | None = None, parameters: dict | None = None) -> ValidationSummary:
+    """Run suite ``suite`` against the ILS; tables or columns it lacks are skipped and listed.
+
+    ``now``/``today`` (tomorrow, to allow for clock skew) are always available
+    as ``$PARAMETER``s; ``parameters`` adds more (e.g. row counts before a run).
+    """
     from great_expectations.core import ExpectationSuite
 
     now = now or dt.datetime.now()
-    params = {"now": now + dt.timedelta(days=1), "today": (now + dt.timedelta(days=1)).date()}
+    params = {"now": now + dt.timedelta(days=1), "today": (now + dt.timedelta(days=1)).date(), **(parameters or {})}
     docs = load_suite_documents(suite)
     context = _gx_context()
     datasource = _add_datasource(context, engine)

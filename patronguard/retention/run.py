@@ -1,0 +1,151 @@
+"""``patronguard retention run`` end to end, as plain Python (the flow runs the same steps as tasks)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .. import settings
+from ..audit import append_event
+from ..ils.piimap import builtin_pii_map
+from ..ils.shape import IlsShape
+from ..policy import LoadedPolicy, load_policy
+from ..store import Store, open_store
+from ..validate import ValidationSummary, load_suite_documents, require_valid, validate_ils
+from .asof import resolve_as_of
+from .batches import merge_counts
+from .engine import (
+    TableOutcome, apply_to_table, check_batch_size, make_context, outcome_dicts, outcomes,
+    recover_pending_batches, tables_in_order,
+)
+from .exposure import ExposureReport, build_exposure_report
+from .ledger import Deltas
+from .report import open_ils, record_report
+from .verify import Verification, require_verified, verify_retention
+
+AFTER_SUITE = "ils_after"
+
+
+@dataclass
+class RetentionRun:
+    run_id: str
+    as_of: dt.date
+    dry_run: bool
+    policy_library: str
+    policy_version: str
+    policy_sha256: str
+    ils: str
+    tables: list[TableOutcome]
+    before: ExposureReport
+    recovered: dict[str, int] = field(default_factory=dict)
+    batch_ids: list[str] = field(default_factory=list)
+    verification: Verification | None = None
+    validation_before: dict | None = None
+    validation_after: dict | None = None
+
+    def summary(self) -> dict:
+        """Counts, dates and ids only: what Prefect, the store and the audit log may keep."""
+        return {
+            "run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
+            "policy": {"library": self.policy_library, "version": self.policy_version, "sha256": self.policy_sha256},
+            "tables": outcome_dicts(self.tables), "recovered": self.recovered,
+            "batches": len(self.batch_ids),
+            "verified": None if self.verification is None else self.verification.ok,
+        }
+
+
+def rows_before(engine: Engine, shape: IlsShape) -> dict[str, int]:
+    """Row counts of the tables the after-suite checks, as ``rows_before_<table>`` parameters."""
+    out = {}
+    with engine.connect() as conn:
+        for table in load_suite_documents(AFTER_SUITE):
+            if table in shape.tables:
+                count = conn.execute(sa.select(sa.func.count()).select_from(shape.tables[table])).scalar()
+                out[f"rows_before_{table}"] = int(count)
+    return out
+
+
+def audit_run(store: Store, run: RetentionRun) -> None:
+    payload = run.summary() | {
+        "cutoffs": {t.table: t.cutoff.isoformat() for t in run.tables},
+        "batch_ids": run.batch_ids,
+    }
+    with store.engine.begin() as conn:
+        append_event(conn, store["audit_events"], "retention-dry-run" if run.dry_run else "retention-run", payload)
+
+
+def record_retention_run(store: Store, run: RetentionRun, started_at: dt.datetime) -> str:
+    audit_run(store, run)
+    return store.record_run(
+        kind="retention-dry-run" if run.dry_run else "retention-run", started_at=started_at, as_of=run.as_of,
+        ils=run.ils, policy_library=run.policy_library, policy_version=run.policy_version,
+        policy_sha256=run.policy_sha256, outcome="ok", summary=run.summary(),
+    )
+
+
+def new_run(run_id: str, loaded: LoadedPolicy, before: ExposureReport, dry_run: bool) -> RetentionRun:
+    return RetentionRun(
+        run_id=run_id, as_of=before.as_of, dry_run=dry_run, policy_library=loaded.library,
+        policy_version=loaded.version, policy_sha256=loaded.sha256, ils=before.ils,
+        tables=outcomes(before, loaded, Deltas()), before=before,
+    )
+
+
+def run_retention(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
+                  as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = 10_000,
+                  progress: Callable[[str], None] | None = None) -> RetentionRun:
+    """Validate, measure, act batch by batch (unless ``dry_run``), verify, record."""
+    say = progress or (lambda _m: None)
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    check_batch_size(batch_size)
+    loaded = load_policy(settings.policy_path(policy_path))
+    day = resolve_as_of(as_of, loaded.policy.tz)
+    pii_map = builtin_pii_map("koha")
+    engine, shape = open_ils(ils_url, write=not dry_run)
+    try:
+        say("validating the ILS with the ils_source expectation suite")
+        before_check: ValidationSummary = require_valid(validate_ils(engine, shape))
+        store = open_store(store_url)
+        holds = frozenset(store.active_legal_holds())
+        before = build_exposure_report(engine, shape, pii_map, loaded, day, holds)
+        if dry_run:
+            run = new_run(str(__import__("uuid").uuid4()), loaded, before, True)
+            run.validation_before = before_check.to_dict()
+            record_retention_run(store, run, started)
+            return run
+        counts = rows_before(engine, shape)
+        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, say)
+        run = new_run(ctx.run_id, loaded, before, False)
+        run.validation_before = before_check.to_dict()
+        run.recovered = recover_pending_batches(ctx)
+        done = Deltas()
+        for table in tables_in_order(pii_map, shape):
+            merge_counts(done, apply_to_table(ctx, loaded, table, day))
+        run.tables, run.batch_ids = outcomes(before, loaded, done), list(ctx.batch_ids)
+        say("verifying: nothing identifying left past retention, warehouse equals ledger")
+        run.verification = require_verified(verify_retention(engine, shape, pii_map, loaded, day, store, holds))
+        run.validation_after = require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts)).to_dict()
+        record_retention_run(store, run, started)
+        return run
+    finally:
+        engine.dispose()
+
+
+def verify_only(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
+                as_of: str | dt.date | None = None) -> Verification:
+    """``patronguard retention verify``: read-only on both databases."""
+    loaded = load_policy(settings.policy_path(policy_path))
+    day = resolve_as_of(as_of, loaded.policy.tz)
+    engine, shape = open_ils(ils_url)
+    try:
+        store = open_store(store_url)
+        return verify_retention(engine, shape, builtin_pii_map("koha"), loaded, day, store,
+                                frozenset(store.active_legal_holds()))
+    finally:
+        engine.dispose()
+
+
+__all__ = ["RetentionRun", "record_report", "run_retention", "verify_only"]

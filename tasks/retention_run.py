@@ -1,0 +1,106 @@
+"""Tasks of the nightly retention flow when it acts (the default; report mode is ``dry_run``)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
+from patronguard.ils.piimap import builtin_pii_map
+from patronguard.ils.shape import IlsShape
+from patronguard.policy import LoadedPolicy
+from patronguard.retention import open_ils
+from patronguard.retention.batches import merge_counts
+from patronguard.retention.engine import (
+    apply_to_table, outcomes, recover_pending_batches, retention_context, tables_in_order,
+)
+from patronguard.retention.exposure import ExposureReport
+from patronguard.retention.ledger import Deltas
+from patronguard.retention.render_run import render_run_markdown
+from patronguard.retention.run import AFTER_SUITE, RetentionRun, new_run, record_retention_run, rows_before
+from patronguard.retention.verify import Verification, require_verified, verify_retention
+from patronguard.store import open_store
+from patronguard.validate import ValidationSummary, require_valid, validate_ils
+
+from .policy import DATABASE_IO, PATRON_DATA
+
+
+@task(name="count-rows-before", **PATRON_DATA, **DATABASE_IO)
+def count_rows_before(ils_url: str | None, shape: IlsShape) -> dict[str, int]:
+    engine, _ = open_ils(ils_url)
+    try:
+        return rows_before(engine, shape)
+    finally:
+        engine.dispose()
+
+
+@task(name="plan-retention", **PATRON_DATA)
+def plan_retention(shape: IlsShape) -> tuple[str, list[str]]:
+    """A run id and the tables to act on, in order (history first, expired patrons last)."""
+    return str(uuid.uuid4()), tables_in_order(builtin_pii_map("koha"), shape)
+
+
+@task(name="apply-retention", task_run_name="apply-retention-{table}", **PATRON_DATA, **DATABASE_IO)
+def apply_retention_to_table(table: str, ils_url: str | None, store_url: str | None, policy: LoadedPolicy,
+                             run_date: dt.date, legal_holds: frozenset[int], batch_size: int, run_id: str) -> dict:
+    """Recover any batch a failed attempt left prepared, then act on ``table``. Counts only come back."""
+    with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
+        recovered = recover_pending_batches(ctx)
+        deltas = apply_to_table(ctx, policy, table, run_date)
+        return {"counts": {k: dict(v) for k, v in deltas.counts.items()}, "batch_ids": list(ctx.batch_ids),
+                "recovered": recovered}
+
+
+@task(name="summarise-run", **PATRON_DATA)
+def summarise_run(run_id: str, policy: LoadedPolicy, before: ExposureReport, applied: list[dict]) -> RetentionRun:
+    done = Deltas()
+    run = new_run(run_id, policy, before, dry_run=False)
+    for part in applied:
+        step = Deltas()
+        step.counts.update(part["counts"])
+        merge_counts(done, step)
+        run.batch_ids.extend(part["batch_ids"])
+        for k, v in part["recovered"].items():
+            run.recovered[k] = run.recovered.get(k, 0) + v
+    run.tables = outcomes(before, policy, done)
+    return run
+
+
+@task(name="verify-retention", **PATRON_DATA, **DATABASE_IO)
+def verify_after_run(ils_url: str | None, store_url: str | None, shape: IlsShape, policy: LoadedPolicy,
+                     run_date: dt.date, legal_holds: frozenset[int]) -> Verification:
+    engine, _ = open_ils(ils_url)
+    store = open_store(store_url)
+    try:
+        result = verify_retention(engine, shape, builtin_pii_map("koha"), policy, run_date, store, legal_holds)
+        result.exposure = None
+        return require_verified(result)
+    finally:
+        engine.dispose()
+        store.engine.dispose()
+
+
+@task(name="validate-ils-after", **PATRON_DATA, **DATABASE_IO)
+def validate_ils_after(ils_url: str | None, shape: IlsShape, counts: dict[str, int]) -> ValidationSummary:
+    engine, _ = open_ils(ils_url)
+    try:
+        return require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts))
+    finally:
+        engine.dispose()
+
+
+@task(name="publish-run-artifact", **PATRON_DATA)
+def publish_run_artifact(run: RetentionRun) -> str:
+    create_markdown_artifact(key="retention-run", markdown=render_run_markdown(run),
+                             description=f"Retention run as of {run.as_of.isoformat()} ({run.policy_library})")
+    return "retention-run"
+
+
+@task(name="record-retention-run", **PATRON_DATA, **DATABASE_IO)
+def record_run_and_audit(store_url: str | None, run: RetentionRun, started_at: dt.datetime) -> str:
+    store = open_store(store_url)
+    try:
+        return record_retention_run(store, run, started_at)
+    finally:
+        store.engine.dispose()
