@@ -8,6 +8,9 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# keys and reports of the tests never land in the checkout
+os.environ.setdefault("PATRONGUARD_VAR", __import__("tempfile").mkdtemp(prefix="patronguard-tests-"))
+os.environ.setdefault("PATRONGUARD_HASH_KEY", "7e" * 32)
 
 from dbs import BACKENDS, fresh_database  # noqa: E402
 

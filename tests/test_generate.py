@@ -146,6 +146,16 @@ def test_row_counts_follow_the_spec(db):
     assert 0.01 <= count["deletedborrowers"] / SMALL_SPEC["patrons"] <= 0.06
 
 
+def test_every_foreign_key_holds(db):
+    for table in metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            child, parent = fk.parent, fk.column
+            orphans = one(db, f"SELECT count(*) FROM {table.name} c LEFT JOIN {parent.table.name} p "
+                              f"ON p.{parent.name} = c.{child.name} "
+                              f"WHERE c.{child.name} IS NOT NULL AND p.{parent.name} IS NULL")
+            assert orphans == 0, (table.name, child.name)
+
+
 def test_loan_and_hold_ids_share_one_space(db):
     assert one(db, "SELECT count(*) FROM issues i JOIN old_issues o ON o.issue_id = i.issue_id") == 0
     assert one(db, "SELECT count(*) FROM reserves r JOIN old_reserves o ON o.reserve_id = r.reserve_id") == 0

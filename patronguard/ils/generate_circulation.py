@@ -10,9 +10,10 @@ All loans are drawn at once with numpy:
 * ~15 % are renewed (1–3 times, a few days before each due date), ~18 %
   come back late, a few very late.
 
-Loans of one item then are put in order and each return is pulled back to
-just before the next checkout of the same copy, so a copy is never lent
-twice at once. A loan whose return would fall after ``until`` becomes a
+A loan whose copy is still out with someone else goes to another copy
+(drawn again, favouring less popular ones; a few rounds), then the loans of
+each copy are put in order and any remaining return is pulled back to just
+before the copy's next checkout, so a copy is never lent twice at once. A loan whose return would fall after ``until`` becomes a
 current ``issues`` row; only the last loan of a copy can, so
 ``issues.itemnumber`` is unique by construction. Every other loan is in
 ``old_issues``. Both share one ``issue_id`` space, numbered by checkout time.
@@ -34,6 +35,7 @@ from .generate_util import DAY, DUE_TIME, Calendar
 
 LOAN_DAYS = 21
 MAX_RENEWALS = 3
+REASSIGN_ROUNDS = 4
 NO_TIME = np.iinfo(np.int64).max // 4
 
 
@@ -67,7 +69,18 @@ def build_loans(n_loans: int, cal: Calendar, people: People, cat: Catalogue,
     deleted_t = people.deleted_t[patron]
     t_ret = np.where(deleted_t >= 0, np.minimum(t_ret, deleted_t - 3600), t_ret)
 
-    # One copy, one borrower at a time: pull each return back before the copy's next checkout.
+    # One copy, one borrower at a time. A loan whose copy is still out goes to another copy
+    # (a few rounds, preferring less popular ones), then each remaining return is pulled back
+    # to just before the copy's next checkout.
+    fallback = np.sqrt(cat.weight)
+    fallback /= fallback.sum()
+    for _ in range(REASSIGN_ROUNDS):
+        order = np.lexsort((t_issue, item))
+        busy = np.zeros(N, dtype=bool)
+        busy[order[1:]] = (item[order[1:]] == item[order[:-1]]) & (t_issue[order[1:]] < t_ret[order[:-1]])
+        if not busy.any():
+            break
+        item[busy] = rng.choice(cat.n_items, size=int(busy.sum()), p=fallback)
     order = np.lexsort((t_issue, item))
     patron, item, t_issue, t_ret, ren_t, day = (a[order] for a in (patron, item, t_issue, t_ret, ren_t, day))
     same = item[1:] == item[:-1]

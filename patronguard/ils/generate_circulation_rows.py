@@ -14,7 +14,7 @@ import numpy as np
 
 from .generate_catalogue import BRANCH_CODES, Catalogue
 from .generate_circulation import MAX_RENEWALS, Loans
-from .generate_holds import CANCELLED, FILLED, Holds
+from .generate_holds import CANCELLED, Holds
 from .generate_money import Fines
 from .generate_people import People
 from .generate_util import DAY, Calendar, Columns, Const, Formatter, objects

@@ -23,7 +23,7 @@ import numpy as np
 
 from .generate_catalogue import Catalogue
 from .generate_circulation import Loans
-from .generate_holds import FILLED, Holds
+from .generate_holds import Holds
 from .generate_people import KIND_MEMBER, KIND_STAFF, People
 from .generate_util import DAY, Calendar, Columns, Const, Formatter, hex_tokens, objects
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .generate_names import LIBRARY_DOMAIN, Identities
-from .generate_util import DAY, Calendar, exact_share, objects, pick
+from .generate_util import DAY, Calendar, luhn_numbers, objects, pick
 
 KIND_STAFF, KIND_ANON, KIND_MEMBER = 0, 1, 2
 YEAR = 365
@@ -32,17 +32,16 @@ class People:
 
 def build_people(n: int, cal: Calendar, ids: Identities, rng: np.random.Generator,
                  branch_codes: list[str], library_code: int) -> People:
-    from .generate_util import luhn_numbers
-
     p = People(n)
     D = cal.days
     staff = max(2, int(round(n * 0.004)))
     members = n - staff - 1
+    anon = staff  # the AnonymousPatron comes right after the staff
     p.staff_idx = np.arange(staff)
-    p.anon_idx = staff
+    p.anon_idx = anon
     kind = np.full(n, KIND_MEMBER, dtype=np.int8)
     kind[:staff] = KIND_STAFF
-    kind[staff] = KIND_ANON
+    kind[anon] = KIND_ANON
     p.kind = kind
     member = kind == KIND_MEMBER
 
@@ -50,7 +49,7 @@ def build_people(n: int, cal: Calendar, ids: Identities, rng: np.random.Generato
     member_cats = np.array(["J"] * n_j + ["SR"] * n_sr + ["PT"] * (members - n_j - n_sr), dtype=object)
     category = np.empty(n, dtype=object)
     category[:staff] = "ST"
-    category[staff] = "ANON"
+    category[anon] = "ANON"
     category[staff + 1:] = member_cats[rng.permutation(members)]
     p.category = category
     juvenile = category == "J"
@@ -86,14 +85,13 @@ def build_people(n: int, cal: Calendar, ids: Identities, rng: np.random.Generato
     hi = np.where(kind == KIND_STAFF, D - 60, D - 1)
     hi = np.maximum(hi, lo + 1)
     p.enrolled = np.minimum(lo + (rng.random(n) * (hi - lo)).astype(np.int64), D - 1)
-    p.enrolled[staff] = -6 * YEAR - 30
-    p.enrolled[0] = -6 * YEAR - 30
+    p.enrolled[[0, anon]] = -6 * YEAR - 30  # the administrator and the AnonymousPatron came first
 
     lapsed = member & (rng.random(n) < 0.22) & (p.enrolled + 180 <= D - 2)
     p.expiry = (D - 1) + rng.integers(1, 3 * YEAR, n)
     span = np.maximum((D - 2) - (p.enrolled + 180), 1)
     p.expiry = np.where(lapsed, p.enrolled + 180 + (rng.random(n) * span).astype(np.int64), p.expiry)
-    p.expiry[staff] = cal.day_of(cal.until.replace(year=2099, month=12, day=31))
+    p.expiry[anon] = cal.day_of(cal.until.replace(year=2099, month=12, day=31))
 
     # Deleted patrons: lapsed members, never the one adult kept as a guarantor of last resort.
     keep = np.flatnonzero(adult_member)[:1]
@@ -150,7 +148,6 @@ def build_people(n: int, cal: Calendar, ids: Identities, rng: np.random.Generato
     p.initials = np.where(rng.random(n) < 0.1, objects([f"{f[0]}{s[0]}" for f, s in zip(p.firstname, p.surname)]), None)
     p.othernames = np.where(rng.random(n) < 0.02, ids.first_names(p.sex), None)
     p.pronouns = np.where(rng.random(n) < 0.04, objects(PRONOUNS)[rng.integers(0, 3, n)], None)
-    anon = staff
     for key in ("firstname", "middle_name", "address", "address2", "city", "state", "zipcode", "phone",
                 "mobile", "email", "smsalertnumber", "title", "initials", "othernames", "pronouns", "sex"):
         getattr(p, key)[anon] = None

@@ -74,6 +74,9 @@ def borrower_attributes(p: People, ids: Identities, rng: np.random.Generator) ->
 
     who = np.flatnonzero(member & (rng.random(n) < 0.7))
     add("NEWSLETTER", who, np.where(rng.random(len(who)) < 0.6, "yes", "no"))
+    who = np.flatnonzero(member & (rng.random(n) < 0.8))
+    add("PREFCONTACT", who, np.array(["email", "phone", "sms", "mail"])[
+        rng.choice(4, size=len(who), p=[0.55, 0.25, 0.15, 0.05])])
     who = np.flatnonzero(juvenile & (rng.random(n) < 0.85))
     level = np.where(rng.random(len(who)) < 0.6, "Elementary", "Middle")
     add("SCHOOL", who, [f"{s} {lv} School" for s, lv in zip(ids.surnames(len(who)), level)])

@@ -162,15 +162,6 @@ def pick(rng: np.random.Generator, count: int, mask: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(candidates, size=count, replace=False))
 
 
-def exact_share(rng: np.random.Generator, n: int, share: float, minimum: int = 0) -> np.ndarray:
-    """A boolean mask with exactly round(n * share) (at least ``minimum``) true entries."""
-    count = min(n, max(minimum, int(round(n * share))))
-    mask = np.zeros(n, dtype=bool)
-    if count:
-        mask[rng.choice(n, size=count, replace=False)] = True
-    return mask
-
-
 def hex_tokens(rng: np.random.Generator, n: int, length: int = 32) -> list[str]:
     raw = rng.integers(0, 16, size=(n, length))
     alphabet = np.array(list("0123456789abcdef"))

@@ -19,6 +19,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .. import faults
 from ..errors import TerminalError
 from ..ils.piimap import PiiMap
 from ..ils.shape import IlsShape
@@ -134,6 +135,8 @@ def _run_batch(ctx: RunContext, work: Callable[[Connection], tuple[dict, Deltas,
         selector, deltas, rows, scrubbed = result
         batch_id = ctx.ledger.prepare(run_id=ctx.run_id, table=table, action=action, scope=scope,
                                       selector=selector, deltas=deltas, row_count=rows, scrubbed=scrubbed)
+        faults.reach("after-prepare")
+    faults.reach("after-ils-commit")
     ctx.ledger.complete(batch_id)
     ctx.batch_ids.append(batch_id)
     return deltas, rows
