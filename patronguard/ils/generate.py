@@ -14,6 +14,10 @@ AnonymousPatron included); ``spec.loans`` is every checkout, so
 them (see each ``generate_*`` module): about 8 % holds, a fine for each late
 loan, statistics rows per issue/renew/return/payment, and so on.
 
+Loans of patrons with ``privacy = 2`` stay linked to them (Koha would
+anonymise them at return): the generated library is one whose anonymisation
+backlog the pipeline has to clear (see :mod:`.generate_circulation`).
+
 No real person's data is used anywhere: names, streets and towns come from
 Faker, e-mail addresses are on the reserved ``example.*`` domains and phone
 numbers are random digits.
