@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .. import faults
-from ..errors import TerminalError
+from ..errors import TransientError
 from ..ils.piimap import PiiMap
 from ..ils.shape import IlsShape
 from ..store import Store
@@ -32,8 +32,9 @@ from .scrub import PatronIdentifiers, scrub_text
 IN_CHUNK = 10_000
 
 
-class BatchMismatchError(TerminalError):
-    """A batch touched a different number of rows than it selected (concurrent change)."""
+class BatchMismatchError(TransientError):
+    """A batch touched a different number of rows than it selected: the ILS changed under it.
+    Nothing of the batch was committed; trying again redoes it on the new state."""
 
 
 @dataclass
@@ -81,12 +82,11 @@ def in_list(column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
 def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, deltas: Deltas) -> int:
     """Add the matching rows to ``deltas``; return how many rows were aggregated."""
     spec = scope.table_map.aggregate
-    total = 0
-    for row in conn.execute(circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where)):
-        deltas.add_circulation(scope.name, row)
-        total += int(row.events)
-    deltas.add_cells(scope.name, conn.execute(patron_cells(scope, ctx.shape, ctx.pii_map, spec, where)), ctx.hash_key)
-    return total
+    facts = conn.execute(circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where)).tuples().all()
+    deltas.add_circulation(scope.name, facts)
+    cells = conn.execute(patron_cells(scope, ctx.shape, ctx.pii_map, spec, where)).tuples().all()
+    deltas.add_cells(scope.name, cells, ctx.hash_key)
+    return sum(int(row[7]) for row in facts)
 
 
 def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -> int:
@@ -137,7 +137,7 @@ def _run_batch(ctx: RunContext, work: Callable[[Connection], tuple[dict, Deltas,
                                       selector=selector, deltas=deltas, row_count=rows, scrubbed=scrubbed)
         faults.reach("after-prepare")
     faults.reach("after-ils-commit")
-    ctx.ledger.complete(batch_id)
+    ctx.ledger.complete(batch_id, deltas)
     ctx.batch_ids.append(batch_id)
     return deltas, rows
 
@@ -174,23 +174,23 @@ def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -
             return None
         state["next"] = keys[-1]
         deltas = Deltas()
-        changed, scrubbed = strip_rows(conn, ctx, scope, key, keys, aggregate, deltas)
+        # the rows just selected (and locked): the same predicate over their key range, without a key list
+        selected = sa.and_(key >= keys[0], key <= keys[-1], eligible)
+        changed, scrubbed = strip_rows(conn, ctx, scope, selected, len(keys), aggregate, deltas)
         return {"keys": keys}, deltas, changed, scrubbed
 
     return _loop(ctx, name, "aggregate_then_strip" if aggregate else "strip", work, Deltas(), "stripped")
 
 
-def strip_rows(conn: Connection, ctx: RunContext, scope: RowScope, key: sa.Column, keys: list,
-               aggregate: bool, deltas: Deltas) -> tuple[int, int]:
-    """Aggregate, scrub and strip the rows whose ``key`` is in ``keys``; return (stripped, scrubbed)."""
-    selected = in_list(key, keys)
+def strip_rows(conn: Connection, ctx: RunContext, scope: RowScope, selected: sa.ColumnElement[bool],
+               expected: int, aggregate: bool, deltas: Deltas) -> tuple[int, int]:
+    """Aggregate, scrub and strip the ``expected`` rows matching ``selected``; return (stripped, scrubbed)."""
     if aggregate:
-        _check(len(keys), aggregate_into(conn, ctx, scope, selected, deltas), f"{scope.name} aggregation")
-        deltas.count(scope.name, "aggregated", len(keys))
+        _check(expected, aggregate_into(conn, ctx, scope, selected, deltas), f"{scope.name} aggregation")
+        deltas.count(scope.name, "aggregated", expected)
     scrubbed = scrub_free_text(conn, ctx, scope, selected)
-    changed = sum(conn.execute(scope.table.update().where(key.in_(chunk))
-                               .values({scope.link.name: ctx.anonymous_value})).rowcount for chunk in chunks(keys))
-    _check(len(keys), changed, f"{scope.name} strip")
+    changed = conn.execute(scope.table.update().where(selected).values({scope.link.name: ctx.anonymous_value})).rowcount
+    _check(expected, changed, f"{scope.name} strip")
     deltas.count(scope.name, "stripped", changed)
     deltas.count(scope.name, "scrubbed", scrubbed)
     return changed, scrubbed
@@ -314,9 +314,9 @@ def release_patron_rows(conn: Connection, ctx: RunContext, patrons: list[int], d
             mine = sa.and_(*scope.identifying, in_list(scope.link, patrons))
             key_cols = scope.key_columns()
             if len(key_cols) == 1:
-                keys = list(conn.execute(sa.select(key_cols[0]).where(mine)).scalars())
-                if keys:
-                    scrubbed += strip_rows(conn, ctx, scope, key_cols[0], keys, True, deltas)[1]
+                count = conn.execute(sa.select(sa.func.count()).select_from(t).where(mine)).scalar()
+                if count:
+                    scrubbed += strip_rows(conn, ctx, scope, mine, count, True, deltas)[1]
             else:
                 rows = aggregate_into(conn, ctx, scope, mine, deltas)
                 deltas.count(name, "aggregated", rows)

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from ..store import Store
 from . import sketch
 
+_ZERO = Decimal(0)
 PREPARED, DONE, ABANDONED = "prepared", "done", "abandoned"
 
 
@@ -55,7 +56,7 @@ def unpack_json(blob: bytes):
 class Deltas:
     """What one batch adds to the warehouse, and what it did (counts only)."""
 
-    circulation: dict[tuple, list] = field(default_factory=dict)   # dims -> [events, renewals, amount]
+    circulation: list[tuple] = field(default_factory=list)   # (source, dims…, events, renewals, amount)
     cells: dict[tuple, list[int]] = field(default_factory=dict)    # (source, month, branch, cat, band) -> kmv
     patrons_removed: dict[tuple, int] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
@@ -64,19 +65,20 @@ class Deltas:
         if n:
             self.counts[table][what] = self.counts[table].get(what, 0) + n
 
-    def add_circulation(self, source: str, row) -> None:
-        key = (source, row.event, str(row.day)[:10], row.branch, row.itemtype, row.ccode,
-               row.patron_category, row.age_band)
-        events, renewals, amount = self.circulation.get(key, (0, 0, Decimal(0)))
-        self.circulation[key] = [events + int(row.events), renewals + int(row.renewals or 0),
-                                 amount + Decimal(str(row.amount or 0))]
+    def add_circulation(self, source: str, rows) -> None:
+        """Rows of (event, day, branch, itemtype, ccode, patron_category, age_band, events, renewals, amount),
+        one per warehouse cell (a GROUP BY); the warehouse upsert adds cells that meet again."""
+        self.circulation.extend(
+            (source, event, str(day)[:10], branch, itemtype, ccode, category, band, int(events), int(renewals or 0),
+             str(amount) if amount else "0")
+            for event, day, branch, itemtype, ccode, category, band, events, renewals, amount in rows)
 
     def add_cells(self, source: str, rows, key: bytes) -> None:
         fresh: dict[tuple, list[int]] = defaultdict(list)
         for month, branch, category, band, patron in rows:
-            cell = (source, str(month), branch, category, band)
-            fresh[cell].append(sketch.cell_hash(key, cell, int(patron)))
-        for cell, values in fresh.items():
+            fresh[(source, str(month), branch, category, band)].append(patron)
+        for cell, patrons in fresh.items():
+            values = sketch.cell_hashes(key, cell, patrons)
             self.cells[cell] = sketch.merge(self.cells.get(cell, []), values)
 
     def stripped(self, source: str) -> int:
@@ -84,7 +86,7 @@ class Deltas:
 
     def to_blob(self) -> bytes:
         return pack_json({
-            "circulation": [[*k, v[0], v[1], str(v[2])] for k, v in self.circulation.items()],
+            "circulation": self.circulation,
             "cells": [[*k, v] for k, v in self.cells.items()],
             "patrons_removed": [[*k, v] for k, v in self.patrons_removed.items()],
             "counts": self.counts,
@@ -94,7 +96,7 @@ class Deltas:
     def from_blob(cls, blob: bytes) -> "Deltas":
         data = unpack_json(blob)
         out = cls()
-        out.circulation = {tuple(r[:8]): [r[8], r[9], Decimal(r[10])] for r in data["circulation"]}
+        out.circulation = [tuple(r) for r in data["circulation"]]
         out.cells = {tuple(r[:5]): r[5] for r in data["cells"]}
         out.patrons_removed = {tuple(r[:5]): r[5] for r in data["patrons_removed"]}
         out.counts = defaultdict(dict, data["counts"])
@@ -105,10 +107,32 @@ def _insert(dialect: str):
     return {"sqlite": sqlite_dialect.insert, "postgresql": pg_dialect.insert}.get(dialect, mysql_dialect.insert)
 
 
-def upsert_add(conn: Connection, table: sa.Table, rows: list[dict], add: list[str]) -> None:
-    """Insert rows; where the primary key exists, add the ``add`` columns instead."""
-    if not rows:
-        return
+def _driver_value(value, dialect: str):
+    if dialect == "sqlite":
+        if isinstance(value, Decimal):
+            return float(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+    return value
+
+
+def executemany_compiled(conn: Connection, stmt, rows: list[dict]) -> None:
+    """Compile once, then hand all rows to the driver's executemany (no per-row SQLAlchemy work)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    dialect = conn.dialect.name
+    if compiled.positional:
+        order = compiled.positiontup
+        params = [tuple(_driver_value(row[name], dialect) for name in order) for row in rows]
+    else:
+        params = [{k: _driver_value(v, dialect) for k, v in row.items()} for row in rows]
+    conn.exec_driver_sql(str(compiled), params)
+
+
+CIRCULATION_COLUMNS = ("source", "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band",
+                       "events", "renewals", "amount")
+
+
+def _upsert_add_statement(conn: Connection, table: sa.Table, columns, add: list[str]):
     dialect = conn.dialect.name
     stmt = _insert(dialect)(table)
     if dialect == "mysql":
@@ -116,8 +140,25 @@ def upsert_add(conn: Connection, table: sa.Table, rows: list[dict], add: list[st
     else:
         stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key],
                                           set_={c: table.c[c] + stmt.excluded[c] for c in add})
-    for start in range(0, len(rows), 2000):
-        conn.execute(stmt, rows[start:start + 2000])
+    return stmt.values({name: sa.bindparam(name) for name in columns})
+
+
+def upsert_add_tuples(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple],
+                      add: list[str]) -> None:
+    """``upsert_add`` for driver-ready tuples in ``columns`` order (positional paramstyles only)."""
+    if not rows:
+        return
+    compiled = _upsert_add_statement(conn, table, columns, add).compile(dialect=conn.dialect)
+    if not compiled.positional or tuple(compiled.positiontup) != tuple(columns):
+        raise RuntimeError("upsert_add_tuples needs a positional paramstyle in column order")
+    conn.exec_driver_sql(str(compiled), rows)
+
+
+def upsert_add(conn: Connection, table: sa.Table, rows: list[dict], add: list[str]) -> None:
+    """Insert rows; where the primary key exists, add the ``add`` columns instead."""
+    if not rows:
+        return
+    executemany_compiled(conn, _upsert_add_statement(conn, table, list(rows[0]), add), rows)
 
 
 def upsert_replace(conn: Connection, table: sa.Table, rows: list[dict], replace: list[str]) -> None:
@@ -137,12 +178,14 @@ def upsert_replace(conn: Connection, table: sa.Table, rows: list[dict], replace:
 def apply_deltas(conn: Connection, store: Store, deltas: Deltas) -> None:
     """Add a batch's deltas to the warehouse (inside the caller's store transaction)."""
     circ = store["stats_circulation"]
-    upsert_add(conn, circ, [
-        dict(zip(("source", "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band"), k),
-             events=v[0], renewals=v[1], amount=v[2])
-        | {"day": dt.date.fromisoformat(k[2])}
-        for k, v in deltas.circulation.items()
-    ], ["events", "renewals", "amount"])
+    if conn.dialect.name == "sqlite":
+        # hot path: the delta tuples are already in column order with SQLite-ready values
+        upsert_add_tuples(conn, circ, CIRCULATION_COLUMNS, deltas.circulation, ["events", "renewals", "amount"])
+    else:
+        upsert_add(conn, circ, [
+            dict(zip(CIRCULATION_COLUMNS, (*r[:2], dt.date.fromisoformat(r[2]), *r[3:10], Decimal(r[10]))))
+            for r in deltas.circulation
+        ], ["events", "renewals", "amount"])
     if deltas.cells:
         cells = store["stats_distinct_patrons"]
         existing: dict[tuple, list[int]] = {}
@@ -180,13 +223,15 @@ class Ledger:
             ))
         return batch_id
 
-    def complete(self, batch_id: str) -> None:
+    def complete(self, batch_id: str, deltas: Deltas | None = None) -> None:
+        """Add the batch's deltas to the warehouse and mark it done (``deltas``: the in-memory copy of
+        what was prepared, saving a decode; recovery passes none and reads the ledger's)."""
         with self.store.engine.begin() as conn:
-            row = conn.execute(sa.select(self.table.c.deltas, self.table.c.status)
+            row = conn.execute(sa.select(self.table.c.status, *([] if deltas else [self.table.c.deltas]))
                                .where(self.table.c.batch_id == batch_id)).one()
             if row.status != PREPARED:
                 return
-            apply_deltas(conn, self.store, Deltas.from_blob(row.deltas))
+            apply_deltas(conn, self.store, deltas or Deltas.from_blob(row.deltas))
             conn.execute(self.table.update().where(self.table.c.batch_id == batch_id)
                          .values(status=DONE, finished_at=_utcnow()))
 

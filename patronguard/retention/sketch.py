@@ -28,6 +28,15 @@ def cell_hash(key: bytes, cell: tuple[str, ...], patron: int) -> int:
     return int.from_bytes(hashlib.blake2b(data, key=key, digest_size=8).digest(), "big")
 
 
+def cell_hashes(key: bytes, cell: tuple[str, ...], patrons) -> list[int]:
+    """The k smallest keyed hashes of ``patrons`` in ``cell`` (one cell's contribution)."""
+    prefix = ("\x1f".join(cell) + "\x1e").encode()
+    blake = hashlib.blake2b
+    values = {int.from_bytes(blake(prefix + str(p).encode(), key=key, digest_size=8).digest(), "big")
+              for p in patrons}
+    return sorted(values)[:K]
+
+
 def merge(*sketches: Iterable[int], k: int = K) -> list[int]:
     return sorted(set().union(*map(set, sketches)))[:k]
 

@@ -1,0 +1,183 @@
+"""Benchmark: the retention run against the bare-SQL floor, on the same data, in the same run.
+
+For each size (default 100,000 and 1,000,000 loans; all but the last weeks
+past retention) it builds a synthetic ILS once, copies it, and times on
+identical copies:
+
+(a) the bare-SQL floor: one ``INSERT … SELECT … GROUP BY`` of the eligible
+    loans into a statistics table (same dimensions as the warehouse: day,
+    branch, item type, collection, patron category, age band) plus one
+    ``UPDATE`` re-pointing their patron link — same eligibility predicate
+    (past retention, identifying, not exempt), no batching, no ledger;
+(b) ``patronguard``'s core on the same job (``old_issues``, loan history):
+    keyset batches, ledger prepare/complete in the store, warehouse upsert,
+    distinct-patron sketches, free-text scrubbing — without Prefect's start-up.
+
+Each side runs in its own fresh process, which reports its peak memory
+(ru_maxrss), so (b)'s memory can be compared between sizes: it must not grow
+with the table. Prints seconds, rows/s and the ratio (b)/(a). SQLite by
+default; ``--backend mariadb`` / ``postgresql`` build on this machine's servers.
+
+    .venv/bin/python benchmarks/retention.py [--sizes 100000 1000000] [--backend sqlite]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+UNTIL = dt.date(2025, 12, 31)
+POLICY = str(ROOT / "policy/westchester.yaml")
+
+
+# ----------------------------------------------------------------------------- the two sides (child processes)
+def _side_floor(url: str) -> dict:
+    import sqlalchemy as sa
+
+    from patronguard.ils.piimap import builtin_pii_map
+    from patronguard.policy import load_policy
+    from patronguard.retention.aggregate import circulation_facts
+    from patronguard.retention.asof import cutoff_for
+    from patronguard.retention.report import open_ils
+    from patronguard.retention.scope import row_scope
+
+    loaded = load_policy(POLICY)
+    engine, shape = open_ils(url)
+    pii_map = builtin_pii_map()
+    scope = row_scope("old_issues", shape, pii_map, frozenset())
+    cutoff = cutoff_for(UNTIL, loaded.policy.rule_for("loan_history").keep_days)
+    eligible = scope.eligible(cutoff)
+    facts = circulation_facts(scope, shape, pii_map, scope.table_map.aggregate, eligible)
+    stats = sa.Table("bench_floor_stats", sa.MetaData(), *(sa.Column(c.name, sa.String(40)) for c in facts.selected_columns[:7]),
+                     sa.Column("events", sa.Integer), sa.Column("renewals", sa.Integer), sa.Column("amount", sa.Numeric(18, 2)))
+    with engine.begin() as conn:
+        stats.drop(conn, checkfirst=True)
+        stats.create(conn)
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(stats.insert().from_select([c.name for c in stats.c], facts))
+        stripped = conn.execute(scope.table.update().where(eligible)
+                                .values(borrowernumber=shape.anonymous_patron)).rowcount
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"seconds": seconds, "rows": stripped}
+
+
+def _side_patronguard(url: str, store_url: str, batch_size: int) -> dict:
+    from patronguard.ils.piimap import builtin_pii_map
+    from patronguard.policy import load_policy
+    from patronguard.retention.engine import apply_to_table, make_context
+    from patronguard.retention.report import open_ils
+    from patronguard.store import open_store
+
+    loaded = load_policy(POLICY)
+    engine, shape = open_ils(url, write=True)
+    store = open_store(store_url)
+    ctx = make_context(engine, shape, builtin_pii_map(), loaded, store, frozenset(), batch_size)
+    start = time.perf_counter()
+    deltas = apply_to_table(ctx, loaded, "old_issues", UNTIL)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"seconds": seconds, "rows": deltas.counts["old_issues"].get("stripped", 0),
+            "batches": len(ctx.batch_ids)}
+
+
+def _child(args) -> None:
+    if args.side == "floor":
+        out = _side_floor(args.url)
+    else:
+        out = _side_patronguard(args.url, args.store, args.batch_size)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- orchestration
+def _run_side(side: str, url: str, store: str, batch_size: int) -> dict:
+    env = os.environ | {"PATRONGUARD_HASH_KEY": "5a" * 32}
+    done = subprocess.run([sys.executable, __file__, "--child", side, "--url", url, "--store", store,
+                           "--batch-size", str(batch_size)], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{side} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _copies(backend: str, loans: int, workdir: Path):
+    """Yield (floor_url, ours_url): two identical ILS copies."""
+    from patronguard.ils import LibrarySpec, init_ils
+
+    spec = LibrarySpec(patrons=max(2000, loans // 25), loans=loans, years=5, seed=11, until=UNTIL)
+    if backend == "sqlite":
+        master = workdir / f"ils-{loans}.db"
+        print(f"  building {loans:,} loans into SQLite ...", flush=True)
+        init_ils(f"sqlite:///{master}", spec)
+        a, b = workdir / f"floor-{loans}.db", workdir / f"ours-{loans}.db"
+        shutil.copyfile(master, a)
+        shutil.copyfile(master, b)
+        return f"sqlite:///{a}", f"sqlite:///{b}", []
+    from dbs import fresh_database
+
+    contexts = [fresh_database(backend, workdir), fresh_database(backend, workdir)]
+    urls = [c.__enter__() for c in contexts]
+    for url in urls:
+        print(f"  building {loans:,} loans into {backend} ...", flush=True)
+        init_ils(url, spec)
+    return urls[0], urls[1], contexts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="retention run vs the bare-SQL floor")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--backend", choices=["sqlite", "mariadb", "postgresql"], default="sqlite")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--child", choices=["floor", "ours"])
+    parser.add_argument("--url")
+    parser.add_argument("--store")
+    args = parser.parse_args()
+    if args.child:
+        args.side = args.child
+        _child(args)
+        return 0
+    os.environ.setdefault("PATRONGUARD_HASH_KEY", "5a" * 32)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="pg-bench-") as tmp:
+        workdir = Path(tmp)
+        for loans in args.sizes:
+            floor_url, ours_url, contexts = _copies(args.backend, loans, workdir)
+            try:
+                store = f"sqlite:///{workdir / f'store-{loans}.db'}"
+                floor = _run_side("floor", floor_url, store, args.batch_size)
+                ours = _run_side("ours", ours_url, store, args.batch_size)
+            finally:
+                for c in contexts:
+                    c.__exit__(None, None, None)
+            if floor["rows"] != ours["rows"]:
+                raise SystemExit(f"the two sides stripped different rows: {floor['rows']} vs {ours['rows']}")
+            results.append((loans, floor, ours))
+            print(f"{args.backend} {loans:>9,} loans, {ours['rows']:,} stripped: floor {floor['seconds']:.2f} s "
+                  f"({ours['rows'] / floor['seconds']:,.0f} rows/s), patronguard {ours['seconds']:.2f} s "
+                  f"({ours['rows'] / ours['seconds']:,.0f} rows/s, {ours['batches']} batches) — ratio "
+                  f"{ours['seconds'] / floor['seconds']:.2f}x; peak memory floor {floor['peak_rss_mb']:.0f} MB, "
+                  f"patronguard {ours['peak_rss_mb']:.0f} MB", flush=True)
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        print(f"patronguard peak memory {small[0]:,} → {large[0]:,} loans: {small[2]['peak_rss_mb']:.0f} MB → "
+              f"{large[2]['peak_rss_mb']:.0f} MB ({large[2]['peak_rss_mb'] / small[2]['peak_rss_mb']:.2f}x "
+              f"for {large[0] / small[0]:.0f}x the rows)")
+    print("target: ratio at most 1.30x on SQLite")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
