@@ -29,7 +29,7 @@ from tasks.retention_run import (  # noqa: E402
 
 @flow(name="nightly-retention", persist_result=False, log_prints=False)
 def nightly_retention(policy_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
-                      batch_size: int = 10_000, ils_url: str | None = None, store_url: str | None = None,
+                      batch_size: int = 20_000, ils_url: str | None = None, store_url: str | None = None,
                       report_dir: str | None = None):
     """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

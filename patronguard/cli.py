@@ -14,6 +14,8 @@ ILS_OPTION = click.option("--db", "db", metavar="URL", default=None,
                           help=f"ILS database URL (env PATRONGUARD_ILS_URL; default {settings.DEFAULT_ILS_URL}).")
 STORE_OPTION = click.option("--store", "store", metavar="URL", default=None,
                             help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
+AS_OF_OPTION = click.option("--as-of", "as_of", metavar="DATE", default=None,
+                            help="Judge ages as of this day (default: today in the library's time zone).")
 POLICY_OPTION = click.option("--policy", "policy", metavar="FILE", default=None,
                              help=f"Policy file (env PATRONGUARD_POLICY; default {settings.DEFAULT_POLICY}).")
 
@@ -116,7 +118,7 @@ def retention() -> None:
 @ILS_OPTION
 @POLICY_OPTION
 @STORE_OPTION
-@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@AS_OF_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--out", "out_dir", metavar="DIR", default=None, help="Also write exposure-<date>.json/.md here.")
 def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
@@ -142,9 +144,9 @@ def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
 @ILS_OPTION
 @POLICY_OPTION
 @STORE_OPTION
-@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@AS_OF_OPTION
 @click.option("--dry-run", is_flag=True, help="Measure and show what would be done; change nothing in the ILS.")
-@click.option("--batch-size", type=int, default=10_000, show_default=True, help="Rows (or patrons) per batch.")
+@click.option("--batch-size", type=int, default=20_000, show_default=True, help="Rows (or patrons) per batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def retention_run(db, policy, store, as_of, dry_run, batch_size, as_json) -> None:
     """Apply the retention schedule: aggregate then strip, delete, remove expired patrons.
@@ -171,7 +173,7 @@ def retention_run(db, policy, store, as_of, dry_run, batch_size, as_json) -> Non
 @ILS_OPTION
 @POLICY_OPTION
 @STORE_OPTION
-@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge ages as of this day (default: today).")
+@AS_OF_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the verification as JSON.")
 def retention_verify(db, policy, store, as_of, as_json) -> None:
     """Check nothing past retention still identifies a patron and the warehouse equals the ledger.

@@ -11,10 +11,10 @@ from patronguard.ils.piimap import builtin_pii_map
 from patronguard.ils.shape import IlsShape
 from patronguard.policy import LoadedPolicy, load_policy
 from patronguard.retention import (
-    ExposureReport, build_exposure_report, open_ils, record_report, render_markdown, resolve_as_of,
+    ExposureReport, build_exposure_report, opened_ils, record_report, render_markdown, resolve_as_of,
     write_report_files,
 )
-from patronguard.store import open_store
+from patronguard.store import opened_store
 from patronguard.validate import ValidationSummary, require_valid, validate_ils
 
 from .policy import DATABASE_IO, PATRON_DATA
@@ -32,37 +32,27 @@ def resolve_run_date(loaded: LoadedPolicy, as_of: str | None) -> dt.date:
 
 @task(name="inspect-ils", **PATRON_DATA, **DATABASE_IO)
 def inspect_ils_shape(ils_url: str | None) -> IlsShape:
-    engine, shape = open_ils(ils_url)
-    engine.dispose()
-    return shape
+    with opened_ils(ils_url) as (_, shape):
+        return shape
 
 
 @task(name="validate-ils-source", **PATRON_DATA, **DATABASE_IO)
 def validate_ils_source(ils_url: str | None, shape: IlsShape) -> ValidationSummary:
-    engine, _ = open_ils(ils_url)
-    try:
+    with opened_ils(ils_url) as (engine, _):
         return require_valid(validate_ils(engine, shape))
-    finally:
-        engine.dispose()
 
 
 @task(name="read-legal-holds", **PATRON_DATA, **DATABASE_IO)
 def read_legal_holds(store_url: str | None) -> frozenset[int]:
-    store = open_store(store_url)
-    try:
+    with opened_store(store_url) as store:
         return frozenset(store.active_legal_holds())
-    finally:
-        store.engine.dispose()
 
 
 @task(name="measure-exposure", **PATRON_DATA, **DATABASE_IO)
 def measure_exposure(ils_url: str | None, shape: IlsShape, loaded: LoadedPolicy, as_of: dt.date,
                      legal_holds: frozenset[int], validation: ValidationSummary) -> ExposureReport:
-    engine, _ = open_ils(ils_url)
-    try:
+    with opened_ils(ils_url) as (engine, _):
         report = build_exposure_report(engine, shape, builtin_pii_map("koha"), loaded, as_of, legal_holds)
-    finally:
-        engine.dispose()
     report.validation = validation.to_dict()
     return report
 
@@ -83,8 +73,5 @@ def save_report_files(report: ExposureReport, report_dir: str | None) -> list[st
 
 @task(name="record-run", **PATRON_DATA, **DATABASE_IO)
 def record_report_run(store_url: str | None, report: ExposureReport, started_at: dt.datetime) -> str:
-    store = open_store(store_url)
-    try:
+    with opened_store(store_url) as store:
         return record_report(store, report, started_at)
-    finally:
-        store.engine.dispose()

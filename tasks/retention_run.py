@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from patronguard.ils.piimap import builtin_pii_map
 from patronguard.ils.shape import IlsShape
 from patronguard.policy import LoadedPolicy
-from patronguard.retention import open_ils
+from patronguard.retention import opened_ils
 from patronguard.retention.batches import merge_counts
 from patronguard.retention.engine import (
     apply_to_table, outcomes, recover_pending_batches, retention_context, tables_in_order,
@@ -20,7 +20,7 @@ from patronguard.retention.ledger import Deltas
 from patronguard.retention.render_run import render_run_markdown
 from patronguard.retention.run import AFTER_SUITE, RetentionRun, new_run, record_retention_run, rows_before
 from patronguard.retention.verify import Verification, require_verified, verify_retention
-from patronguard.store import open_store
+from patronguard.store import opened_store
 from patronguard.validate import ValidationSummary, require_valid, validate_ils
 
 from .policy import DATABASE_IO, PATRON_DATA
@@ -28,11 +28,8 @@ from .policy import DATABASE_IO, PATRON_DATA
 
 @task(name="count-rows-before", **PATRON_DATA, **DATABASE_IO)
 def count_rows_before(ils_url: str | None, shape: IlsShape) -> dict[str, int]:
-    engine, _ = open_ils(ils_url)
-    try:
+    with opened_ils(ils_url) as (engine, _):
         return rows_before(engine, shape)
-    finally:
-        engine.dispose()
 
 
 @task(name="plan-retention", **PATRON_DATA)
@@ -70,24 +67,16 @@ def summarise_run(run_id: str, policy: LoadedPolicy, before: ExposureReport, app
 @task(name="verify-retention", **PATRON_DATA, **DATABASE_IO)
 def verify_after_run(ils_url: str | None, store_url: str | None, shape: IlsShape, policy: LoadedPolicy,
                      run_date: dt.date, legal_holds: frozenset[int]) -> Verification:
-    engine, _ = open_ils(ils_url)
-    store = open_store(store_url)
-    try:
+    with opened_ils(ils_url) as (engine, _), opened_store(store_url) as store:
         result = verify_retention(engine, shape, builtin_pii_map("koha"), policy, run_date, store, legal_holds)
-        result.exposure = None
-        return require_verified(result)
-    finally:
-        engine.dispose()
-        store.engine.dispose()
+    result.exposure = None
+    return require_verified(result)
 
 
 @task(name="validate-ils-after", **PATRON_DATA, **DATABASE_IO)
 def validate_ils_after(ils_url: str | None, shape: IlsShape, counts: dict[str, int]) -> ValidationSummary:
-    engine, _ = open_ils(ils_url)
-    try:
+    with opened_ils(ils_url) as (engine, _):
         return require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts))
-    finally:
-        engine.dispose()
 
 
 @task(name="publish-run-artifact", **PATRON_DATA)
@@ -99,8 +88,5 @@ def publish_run_artifact(run: RetentionRun) -> str:
 
 @task(name="record-retention-run", **PATRON_DATA, **DATABASE_IO)
 def record_run_and_audit(store_url: str | None, run: RetentionRun, started_at: dt.datetime) -> str:
-    store = open_store(store_url)
-    try:
+    with opened_store(store_url) as store:
         return record_retention_run(store, run, started_at)
-    finally:
-        store.engine.dispose()

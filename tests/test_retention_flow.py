@@ -5,7 +5,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from conftest import ROOT, SMALL_SPEC
@@ -113,7 +112,7 @@ def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness,
         prefect_db = Path(sa.engine.make_url(settings.server.database.connection_url.get_secret_value()
                                              if hasattr(settings.server.database.connection_url, "get_secret_value")
                                              else settings.server.database.connection_url).database)
-        places = [prefect_db, *prefect_db.parent.glob(prefect_db.name + "*"), store_path,
+        places = [prefect_db, *prefect_db.parent.glob(prefect_db.name + "*"), *store_path.parent.glob(store_path.name + "*"),
                   *_files_under(Path(settings.results.local_storage_path)), *_files_under(Path(settings.home)),
                   *_files_under(tmp_path / "reports")]
         assert prefect_db.exists()

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from checksums import table_checksums
 from conftest import ROOT, SMALL_SPEC
 from dbs import fresh_database
-from hand_sql import HAND_SQL, hand_counts
+from hand_sql import hand_counts
 from patronguard.ils import LibrarySpec, init_ils
 from patronguard.retention.run import run_retention, verify_only
 from patronguard.store import open_store

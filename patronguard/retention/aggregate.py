@@ -3,13 +3,13 @@
 Builds, from a table's ``aggregate`` section of the PII map, two queries over
 a batch of rows:
 
-* ``circulation_facts``: counts by (event, day, branch, item type, collection,
-  patron category, age band), with renewals and amounts summed;
-* ``patron_cells``: the distinct (month, branch, patron category, age band,
-  patron) combinations, which become keyed-hash sketches for small-cell
-  suppression (see ``sketch.py``).
+``circulation_facts``: counts by (event, day, branch, item type, collection,
+patron category, age band), with renewals and amounts summed; grouped by
+patron too, the same pass also gives the distinct patrons of each
+(month, branch, patron category, age band) cell, which become keyed-hash
+sketches for small-cell suppression (see ``sketch.py``).
 
-Both are plain SQLAlchemy Core and work on SQLite, MariaDB and PostgreSQL.
+Plain SQLAlchemy Core; works on SQLite, MariaDB and PostgreSQL.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ AGE_BANDS: tuple[tuple[int, int, str], ...] = (
     (0, 12, "0-12"), (13, 17, "13-17"), (18, 24, "18-24"), (25, 44, "25-44"), (45, 64, "45-64"), (65, 200, "65+"),
 )
 CIRCULATION_DIMS = ("event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band")
-CELL_DIMS = ("month", "branch", "patron_category", "age_band")
 
 
 def _quoted(text: str) -> sa.ColumnElement:
@@ -72,14 +71,6 @@ def day_of(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     return sa.func.date(column)
 
 
-def month_of(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
-    if dialect == "sqlite":
-        return sa.func.strftime("%Y-%m", column)
-    if dialect == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.date_format(column, "%Y-%m")
-
-
 def age_band(event_day: sa.ColumnElement, birth: sa.ColumnElement | None) -> sa.ColumnElement:
     if birth is None:
         return _quoted(UNKNOWN)
@@ -103,31 +94,24 @@ def _labelled(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: Aggregate
 
 
 def circulation_facts(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec,
-                      where: sa.ColumnElement[bool]) -> sa.Select:
-    """Counts per warehouse cell for the rows matching ``where``."""
+                      where: sa.ColumnElement[bool], *, per_patron: bool = False) -> sa.Select:
+    """Counts per warehouse cell for the rows matching ``where``.
+
+    With ``per_patron`` the patron is one more grouping column (last before the
+    measures), so one pass over the rows yields both the warehouse counts and
+    the distinct patrons of each sketch cell (``Deltas.add_facts``).
+    """
     refs, when, dims = _labelled(scope, shape, pii_map, spec)
     renewals = refs.column(spec.renewals) if spec.renewals else sa.literal_column("0")
     amount = refs.column(spec.amount) if spec.amount else sa.literal_column("0")
+    patron = [scope.link.label("patron")] if per_patron else []
     inner = (
         sa.select(*(d.label(n) for n, d in dims.items()),
-                  day_of(when, shape.dialect).label("day"),
+                  day_of(when, shape.dialect).label("day"), *patron,
                   sa.func.coalesce(renewals, 0).label("renewals"),
                   sa.func.coalesce(amount, 0).label("amount"))
         .select_from(refs.source).where(where)
     ).subquery("facts")
-    keys = [inner.c[n] for n in CIRCULATION_DIMS]
+    keys = [inner.c[n] for n in CIRCULATION_DIMS] + ([inner.c.patron] if per_patron else [])
     return sa.select(*keys, sa.func.count().label("events"), sa.func.sum(inner.c.renewals).label("renewals"),
                      sa.func.sum(inner.c.amount).label("amount")).group_by(*keys)
-
-
-def patron_cells(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec,
-                 where: sa.ColumnElement[bool]) -> sa.Select:
-    """Distinct (month, branch, patron category, age band, patron) for the rows matching ``where``."""
-    refs, when, dims = _labelled(scope, shape, pii_map, spec)
-    inner = (
-        sa.select(month_of(when, shape.dialect).label("month"), dims["branch"].label("branch"),
-                  dims["patron_category"].label("patron_category"), dims["age_band"].label("age_band"),
-                  scope.link.label("patron"))
-        .select_from(refs.source).where(where)
-    ).subquery("cells")
-    return sa.select(*(inner.c[n] for n in (*CELL_DIMS, "patron"))).distinct()

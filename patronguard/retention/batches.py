@@ -13,10 +13,12 @@ on the key (or the age column), set-based SQL per batch, never a query per row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from .. import faults
@@ -24,7 +26,7 @@ from ..errors import TransientError
 from ..ils.piimap import PiiMap
 from ..ils.shape import IlsShape
 from ..store import Store
-from .aggregate import AGE_BANDS, UNKNOWN, circulation_facts, patron_cells
+from .aggregate import AGE_BANDS, UNKNOWN, circulation_facts
 from .ledger import Deltas, Ledger
 from .scope import RowScope, row_scope
 from .scrub import PatronIdentifiers, scrub_text
@@ -69,9 +71,30 @@ class RunContext:
         return query
 
 
+def driver_rows(conn: Connection, statement: sa.Select) -> list[tuple]:
+    """All rows as the driver's plain tuples: no Row objects for what can be a million rows.
+    Only for results made of text, numbers and dates, which need no SQLAlchemy processing."""
+    result = conn.execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
 def chunks(values: list, size: int = IN_CHUNK):
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def keys_in(column: sa.ColumnElement, keys: list[int], dialect: str) -> sa.ColumnElement[bool]:
+    """``column IN keys`` as one bound value: a JSON array on SQLite, an array on PostgreSQL
+    (no per-key parameters to compile); a plain IN list on MariaDB."""
+    if dialect == "sqlite":
+        values = sa.func.json_each(sa.bindparam("batch_keys", json.dumps(keys), type_=sa.String)).table_valued("value")
+        return column.in_(sa.select(values.c.value))
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam("batch_keys", keys, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(keys)
 
 
 def in_list(column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
@@ -82,11 +105,8 @@ def in_list(column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
 def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, deltas: Deltas) -> int:
     """Add the matching rows to ``deltas``; return how many rows were aggregated."""
     spec = scope.table_map.aggregate
-    facts = conn.execute(circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where)).tuples().all()
-    deltas.add_circulation(scope.name, facts)
-    cells = conn.execute(patron_cells(scope, ctx.shape, ctx.pii_map, spec, where)).tuples().all()
-    deltas.add_cells(scope.name, cells, ctx.hash_key)
-    return sum(int(row[7]) for row in facts)
+    rows = driver_rows(conn, circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where, per_patron=True))
+    return deltas.add_facts(scope.name, rows, ctx.hash_key)
 
 
 def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -> int:
@@ -101,7 +121,7 @@ def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -
     query = (
         sa.select(*keys, *(t.c[c] for c in text_cols), *(patrons.c[c] for c in ident_cols))
         .select_from(t.outerjoin(patrons, patrons.c[ctx.pii_map.patron_key] == scope.link))
-        .where(where, sa.or_(*(t.c[c].is_not(None) for c in text_cols)))
+        .where(sa.or_(*(t.c[c].is_not(None) for c in text_cols)), where)  # cheap test first
     )
     updates = []
     for row in conn.execute(query):
@@ -169,13 +189,13 @@ def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -
         query = sa.select(key).select_from(scope.source).where(eligible).order_by(key).limit(ctx.batch_size)
         if state["last"] is not None:
             query = query.where(key > state["last"])
-        keys = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        keys = [row[0] for row in driver_rows(conn, ctx.lock(query, scope.table))]
         if not keys:
             return None
         state["next"] = keys[-1]
         deltas = Deltas()
-        # the rows just selected (and locked): the same predicate over their key range, without a key list
-        selected = sa.and_(key >= keys[0], key <= keys[-1], eligible)
+        # exactly the rows just selected (and locked), without evaluating eligibility again
+        selected = sa.and_(key >= keys[0], key <= keys[-1], keys_in(key, keys, ctx.dialect))
         changed, scrubbed = strip_rows(conn, ctx, scope, selected, len(keys), aggregate, deltas)
         return {"keys": keys}, deltas, changed, scrubbed
 
@@ -212,7 +232,7 @@ def strip_by_slice(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool)
         selected = sa.and_(base, age <= upper)
         conn.execute(ctx.lock(sa.select(sa.literal_column("1")).select_from(scope.table).where(selected), scope.table)).all()
         rows = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(selected)).scalar()
-        patrons = sorted(conn.execute(sa.select(link).where(selected).distinct()).scalars())
+        patrons = sorted(conn.execute(sa.select(link).where(selected).distinct()).scalars().all())
         deltas = Deltas()
         if aggregate:
             _check(rows, aggregate_into(conn, ctx, scope, selected, deltas), f"{name} aggregation")
@@ -245,7 +265,7 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
             query = ctx.lock(query, scope.table)
         if state["last"] is not None:
             query = query.where(page > state["last"])
-        values = list(conn.execute(query).scalars())
+        values = conn.execute(query).scalars().all()
         if not values:
             return None
         state["next"] = values[-1]
@@ -278,7 +298,7 @@ def remove_patrons(ctx: RunContext, cutoff: dt.date) -> Deltas:
         query = sa.select(key).where(eligible).order_by(key).limit(ctx.batch_size)
         if state["last"] is not None:
             query = query.where(key > state["last"])
-        patrons = list(conn.execute(ctx.lock(query, scope.table)).scalars())
+        patrons = conn.execute(ctx.lock(query, scope.table)).scalars().all()
         if not patrons:
             return None
         state["next"] = patrons[-1]

@@ -28,7 +28,7 @@ from .batches import RunContext, delete_rows, in_list, remove_patrons, strip_by_
 from .exposure import ExposureReport
 from .ledger import Deltas, Ledger, unpack_json
 
-MIN_BATCH, MAX_BATCH = 1, 20_000
+MIN_BATCH, MAX_BATCH = 1, 100_000
 
 
 class HalfAppliedBatchError(TerminalError):
@@ -188,17 +188,10 @@ def outcome_dicts(items: list[TableOutcome]) -> list[dict]:
 @contextmanager
 def retention_context(ils_url: str | None, store_url: str | None, loaded: LoadedPolicy, legal_holds: frozenset[int],
                       batch_size: int, run_id: str, progress: Callable[[str], None] | None = None):
-    """A RunContext on fresh connections (for one Prefect task), disposed afterwards."""
-    from ..store import open_store
-    from .report import open_ils
+    """A RunContext on fresh connections (for one Prefect task), closed afterwards."""
+    from ..store import opened_store
+    from .report import opened_ils
 
-    engine, shape = open_ils(ils_url, write=True)
-    store = None
-    try:
-        store = open_store(store_url)
+    with opened_ils(ils_url, write=True) as (engine, shape), opened_store(store_url) as store:
         yield make_context(engine, shape, builtin_pii_map("koha"), loaded, store, legal_holds, batch_size,
                            progress, run_id)
-    finally:
-        engine.dispose()
-        if store is not None:
-            store.engine.dispose()

@@ -8,6 +8,7 @@ recorded; nothing is ever written to the ILS.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +36,16 @@ def open_ils(url: str | None, pii_map: PiiMap | None = None, *, write: bool = Fa
     except Exception:
         engine.dispose()
         raise
+
+
+@contextmanager
+def opened_ils(url: str | None, *, write: bool = False):
+    """``open_ils`` for one unit of work: yields (engine, shape), closes the connections afterwards."""
+    engine, shape = open_ils(url, write=write)
+    try:
+        yield engine, shape
+    finally:
+        engine.dispose()
 
 
 def run_summary(report: ExposureReport) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -13,7 +14,7 @@ from ..audit import append_event
 from ..ils.piimap import builtin_pii_map
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy, load_policy
-from ..store import Store, open_store
+from ..store import Store, open_store, opened_store
 from ..validate import ValidationSummary, load_suite_documents, require_valid, validate_ils
 from .asof import resolve_as_of
 from .batches import merge_counts
@@ -23,7 +24,7 @@ from .engine import (
 )
 from .exposure import ExposureReport, build_exposure_report
 from .ledger import Deltas
-from .report import open_ils, record_report
+from .report import open_ils, opened_ils, record_report
 from .verify import Verification, require_verified, verify_retention
 
 AFTER_SUITE = "ils_after"
@@ -95,7 +96,7 @@ def new_run(run_id: str, loaded: LoadedPolicy, before: ExposureReport, dry_run: 
 
 
 def run_retention(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
-                  as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = 10_000,
+                  as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = 20_000,
                   progress: Callable[[str], None] | None = None) -> RetentionRun:
     """Validate, measure, act batch by batch (unless ``dry_run``), verify, record."""
     say = progress or (lambda _m: None)
@@ -112,7 +113,7 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
         holds = frozenset(store.active_legal_holds())
         before = build_exposure_report(engine, shape, pii_map, loaded, day, holds)
         if dry_run:
-            run = new_run(str(__import__("uuid").uuid4()), loaded, before, True)
+            run = new_run(str(uuid.uuid4()), loaded, before, True)
             run.validation_before = before_check.to_dict()
             record_retention_run(store, run, started)
             return run
@@ -139,13 +140,9 @@ def verify_only(ils_url: str | None = None, policy_path: str | None = None, *, s
     """``patronguard retention verify``: read-only on both databases."""
     loaded = load_policy(settings.policy_path(policy_path))
     day = resolve_as_of(as_of, loaded.policy.tz)
-    engine, shape = open_ils(ils_url)
-    try:
-        store = open_store(store_url)
+    with opened_ils(ils_url) as (engine, shape), opened_store(store_url) as store:
         return verify_retention(engine, shape, builtin_pii_map("koha"), loaded, day, store,
                                 frozenset(store.active_legal_holds()))
-    finally:
-        engine.dispose()
 
 
 __all__ = ["RetentionRun", "record_report", "run_retention", "verify_only"]

@@ -32,13 +32,22 @@ class PatronIdentifiers:
         return cls(names, str(cardnumber) if cardnumber else None, str(email) if email else None, digits)
 
 
-def _phone_pattern(digits: str) -> re.Pattern:
-    core = digits[-10:] if len(digits) >= 10 else digits
-    return re.compile(r"[\s.()+-]*".join(re.escape(d) for d in core))
+WORD = re.compile(r"[^\W\d_][\w'’-]*")
+DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
+NOT_DIGIT = re.compile(r"\D")
+
+
+def _mentions_phone(run: str, phones: tuple[str, ...]) -> bool:
+    digits = NOT_DIGIT.sub("", run)
+    return len(digits) >= 7 and any(p.endswith(digits[-10:]) or digits.endswith(p[-10:]) for p in phones)
 
 
 def scrub_text(text: str | None, who: PatronIdentifiers) -> str | None:
-    """The text with the patron's identifiers and generic contact details replaced."""
+    """The text with the patron's identifiers and generic contact details replaced.
+
+    A handful of patterns compiled once, whatever the patron: names are matched
+    word by word against the patron's name parts, phone numbers by their digits.
+    """
     if not text:
         return text
     out = text
@@ -48,9 +57,10 @@ def scrub_text(text: str | None, who: PatronIdentifiers) -> str | None:
     if who.cardnumber:
         out = out.replace(who.cardnumber, "[card]")
     out = CARD.sub("[card]", out)
-    for digits in who.phone_digits:
-        out = _phone_pattern(digits).sub("[phone]", out)
+    if who.phone_digits:
+        out = DIGIT_RUN.sub(lambda m: "[phone]" if _mentions_phone(m.group(), who.phone_digits) else m.group(), out)
     out = PHONE.sub("[phone]", out)
-    for name in who.names:
-        out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[name]", out, flags=re.IGNORECASE)
+    if who.names:
+        names = {n.lower() for n in who.names}
+        out = WORD.sub(lambda m: "[name]" if m.group().lower() in names else m.group(), out)
     return out

@@ -24,17 +24,18 @@ K = 32
 
 
 def cell_hash(key: bytes, cell: tuple[str, ...], patron: int) -> int:
-    data = ("\x1f".join(cell) + "\x1e" + str(patron)).encode()
-    return int.from_bytes(hashlib.blake2b(data, key=key, digest_size=8).digest(), "big")
+    return cell_hashes(key, cell, [patron])[0]
 
 
 def cell_hashes(key: bytes, cell: tuple[str, ...], patrons) -> list[int]:
     """The k smallest keyed hashes of ``patrons`` in ``cell`` (one cell's contribution)."""
-    prefix = ("\x1f".join(cell) + "\x1e").encode()
-    blake = hashlib.blake2b
-    values = {int.from_bytes(blake(prefix + str(p).encode(), key=key, digest_size=8).digest(), "big")
-              for p in patrons}
-    return sorted(values)[:K]
+    keyed = hashlib.blake2b(("\x1f".join(cell) + "\x1e").encode(), key=key, digest_size=8)
+    values = []
+    for patron in patrons:
+        h = keyed.copy()  # the key and the cell are absorbed once per cell, not once per patron
+        h.update(str(patron).encode())
+        values.append(int.from_bytes(h.digest(), "big"))
+    return sorted(set(values))[:K]
 
 
 def merge(*sketches: Iterable[int], k: int = K) -> list[int]:

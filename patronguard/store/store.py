@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -75,9 +76,33 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(query)]
 
 
+@contextmanager
+def opened_store(url: str | None = None):
+    """``open_store`` for one unit of work; the connections are closed afterwards."""
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+def _durable_wal(engine: Engine) -> None:
+    """The store's own SQLite file runs in WAL mode (cheaper commits, readers never block the
+    nightly run) with synchronous=FULL: a ledger commit must survive a power cut, since the ILS
+    commits right after it."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    @sa.event.listens_for(engine, "connect")
+    def _full_sync(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
 def open_store(url: str | None = None) -> Store:
     """Connect to the store (creating a SQLite file if needed) and migrate it."""
     engine = connect(settings.store_url(url), option="--store", must_exist=False, create_dirs=True)
+    if engine.dialect.name == "sqlite":
+        _durable_wal(engine)
     migrate(engine)
     reflected = sa.MetaData()
     reflected.reflect(bind=engine)
