@@ -94,6 +94,10 @@ def make_context(ils: Engine, shape: IlsShape, pii_map: PiiMap, loaded: LoadedPo
 def _still_identifying(conn, ctx: RunContext, table: str, selector: dict) -> int:
     """How many rows a prepared batch selected still identify a patron (or, for patrons, still exist)."""
     pii_map, shape = ctx.pii_map, ctx.shape
+    if table == "patron_history":  # a purge of one patron's reading history
+        from .purge import still_in_patron_history
+
+        return still_in_patron_history(conn, ctx, selector)
     t, table_map = shape.tables[table], pii_map.tables[table]
     if table == pii_map.patron_table:
         condition = [in_list(t.c[pii_map.patron_key], selector["patrons"])]
