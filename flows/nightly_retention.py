@@ -1,6 +1,7 @@
 """nightly-retention: the library's unattended nightly run.
 
-Validate the ILS, measure what is past retention, then act table by table
+Ask the gateway (the adopted schedule authorizes the run), validate the ILS,
+measure what is past retention, then act table by table
 (aggregate then strip, delete, remove expired patrons), verify, validate the
 result, publish and record. ``dry_run=True`` is report mode: nothing is
 written to the ILS. Database URLs default to ``PATRONGUARD_ILS_URL`` /
@@ -18,7 +19,7 @@ quiet_third_parties()
 from prefect import flow  # noqa: E402
 
 from tasks.retention import (  # noqa: E402
-    inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
+    authorize_scheduled_run, inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
     read_legal_holds, record_report_run, resolve_run_date, save_report_files, validate_ils_source,
 )
 from tasks.retention_run import (  # noqa: E402
@@ -34,6 +35,7 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     policy = load_retention_policy(policy_path)
+    authorize_scheduled_run(policy)
     run_date = resolve_run_date(policy, as_of)
     shape = inspect_ils_shape(ils_url)
     validation = validate_ils_source(ils_url, shape)

@@ -266,6 +266,22 @@ def demo(var_dir, policy, patrons, loans) -> None:
     run_demo(var_dir=var_dir, policy=policy, patrons=patrons, loans=loans, say=say, show=click.echo)
 
 
+def _register_groups() -> None:
+    """The gateway, keys, audit and workflow commands live in their own modules."""
+    from .cli_audit import audit
+    from .cli_keys import keys
+    from .cli_request import request
+    from .cli_workflow import REQUEST_COMMANDS, holds, obligations, purge
+
+    for command in REQUEST_COMMANDS:
+        request.add_command(command)
+    for group in (request, keys, audit, holds, obligations, purge):
+        cli.add_command(group)
+
+
+_register_groups()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one line per error, non-zero exit."""
     try:

@@ -10,6 +10,7 @@ from patronguard import settings
 from patronguard.ils.piimap import builtin_pii_map
 from patronguard.ils.shape import IlsShape
 from patronguard.policy import LoadedPolicy, load_policy
+from patronguard.retention.authorize import require_scheduled_run_allowed
 from patronguard.retention import (
     ExposureReport, build_exposure_report, opened_ils, record_report, render_markdown, resolve_as_of,
     write_report_files,
@@ -23,6 +24,13 @@ from .policy import DATABASE_IO, PATRON_DATA
 @task(name="load-policy", **PATRON_DATA)
 def load_retention_policy(policy_path: str | None) -> LoadedPolicy:
     return load_policy(settings.policy_path(policy_path))
+
+
+@task(name="authorize-scheduled-run", **PATRON_DATA)
+def authorize_scheduled_run(loaded: LoadedPolicy) -> dict:
+    """The gateway's decision for tonight's run (the adopted schedule authorizes it); outcome and clauses only."""
+    decision = require_scheduled_run_allowed(loaded)
+    return {"outcome": decision.outcome, "clauses": decision.clauses, "reason": decision.reason}
 
 
 @task(name="resolve-run-date", **PATRON_DATA)

@@ -1,4 +1,15 @@
-"""The tamper-evident audit log (a hash chain in the store; no patron values)."""
-from .chain import GENESIS, AuditEntry, append_event, verify_chain
+"""The tamper-evident audit log: a MAC'd hash chain in the store, RFC 6962 tree heads checkpointed outside it."""
+from .chain import (
+    GENESIS, AuditEntry, AuditPayloadError, append_event, audit_mac_key, hashed_patron, verify_chain,
+)
+from .log import (
+    AuditLogError, AuditLogTamperedError, AuditVerification, Checkpoint, checkpoint, checkpoint_path,
+    merkle_root, record_event, verify_log,
+)
+from .report import render_board_report
 
-__all__ = ["GENESIS", "AuditEntry", "append_event", "verify_chain"]
+__all__ = [
+    "GENESIS", "AuditEntry", "AuditLogError", "AuditLogTamperedError", "AuditPayloadError", "AuditVerification",
+    "Checkpoint", "append_event", "audit_mac_key", "checkpoint", "checkpoint_path", "hashed_patron",
+    "merkle_root", "record_event", "render_board_report", "verify_chain", "verify_log",
+]

@@ -1,5 +1,5 @@
-"""A library's policy as typed data: its identity, its numbered clauses and
-its retention schedule (the access rules join it in the gateway issue).
+"""A library's policy as typed data: its identity, its numbered clauses, its
+retention schedule and its access rules (``access:``, see patronguard.gateway).
 
 Everything here is read from ``policy/<library>.yaml``; unknown fields are
 errors, every rule cites clauses that the file itself defines.
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..gateway.rules import AccessPolicy
 from ..ils.piimap import RetentionAction
 
 
@@ -85,6 +86,9 @@ class Policy(_Strict):
     policy: Adoption
     clauses: dict[str, Clause] = Field(min_length=1)
     retention: RetentionSchedule
+    #: who may be told what (the access gateway); optional so a retention-only policy
+    #: still loads, but the gateway refuses to decide under a policy without it.
+    access: AccessPolicy | None = None
 
     @model_validator(mode="after")
     def _citations_resolve(self) -> "Policy":
@@ -94,6 +98,16 @@ class Policy(_Strict):
         missing = sorted(set(cited) - set(self.clauses))
         if missing:
             raise ValueError(f"retention cites clause(s) {missing} that are not defined under clauses")
+        if self.access is not None:
+            for i, rule in enumerate(self.access.rules):
+                missing = sorted(set(rule.clauses + rule.stricter_than) - set(self.clauses))
+                if missing:
+                    raise ValueError(f"access.rules[{i}] ({rule.id}) cites clause(s) {missing} "
+                                     "that are not defined under clauses")
+            missing = sorted(set(self.access.cited_clauses()) - set(self.clauses))
+            if missing:
+                raise ValueError(f"access.records cites clause(s) {missing} that are not defined under clauses")
+            self.access.compiled.bind({cid: clause.cite for cid, clause in self.clauses.items()})
         return self
 
     @property

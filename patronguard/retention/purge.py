@@ -139,7 +139,7 @@ def _patron_history_plan(ctx: RunContext, borrowernumber: int) -> dict[str, int]
 def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, store_url: str | None,
               confirm: bool, authorized_by: str, batch_size: int = 20_000, progress=None) -> dict:
     """Show (dry run) or do the purge; the caller has already had the authorization verified."""
-    from ..audit import append_event
+    from ..audit import append_event, checkpoint, hashed_patron
     from ..ils.piimap import builtin_pii_map
     from ..store import opened_store
     from .batches import merge_counts
@@ -175,11 +175,8 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
         payload = {"scope": {**scope.as_dict(), "borrowernumber": None}, "counts": result["done"],
                    "batch_ids": ctx.batch_ids, "policy_version": loaded.version, "authorized_by": authorized_by}
         if scope.borrowernumber is not None:
-            from ..keys import patron_hash_key
-            import hashlib
-
-            payload["scope"]["patron_hash"] = hashlib.blake2b(
-                str(scope.borrowernumber).encode(), key=patron_hash_key(), digest_size=16).hexdigest()
+            payload["scope"]["patron_hash"] = hashed_patron(scope.borrowernumber)
         with store.engine.begin() as conn:
             append_event(conn, store["audit_events"], "purge", payload)
+        checkpoint(store)
         return result

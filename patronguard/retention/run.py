@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .. import settings
-from ..audit import append_event
+from ..audit import append_event, checkpoint
 from ..ils.piimap import builtin_pii_map
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy, load_policy
 from ..store import Store, open_store, opened_store
 from ..validate import ValidationSummary, load_suite_documents, require_valid, validate_ils
 from .asof import resolve_as_of
+from .authorize import require_scheduled_run_allowed
 from .batches import merge_counts
 from .engine import (
     TableOutcome, apply_to_table, check_batch_size, make_context, outcome_dicts, outcomes,
@@ -76,6 +77,7 @@ def audit_run(store: Store, run: RetentionRun) -> None:
     }
     with store.engine.begin() as conn:
         append_event(conn, store["audit_events"], "retention-dry-run" if run.dry_run else "retention-run", payload)
+    checkpoint(store)
 
 
 def record_retention_run(store: Store, run: RetentionRun, started_at: dt.datetime) -> str:
@@ -103,6 +105,7 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     check_batch_size(batch_size)
     loaded = load_policy(settings.policy_path(policy_path))
+    require_scheduled_run_allowed(loaded)
     day = resolve_as_of(as_of, loaded.policy.tz)
     pii_map = builtin_pii_map("koha")
     engine, shape = open_ils(ils_url, write=not dry_run)

@@ -120,9 +120,28 @@ def _v2_ledger_warehouse_audit(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v3_audit_mac_and_log_id(conn: Connection) -> None:
+    """Audit entries get a MAC (keyed with a key outside the store); the log gets an id for its checkpoints."""
+    import uuid
+
+    conn.execute(sa.text("ALTER TABLE audit_events ADD COLUMN entry_mac VARCHAR(64)"))
+    settings = sa.Table("store_settings", sa.MetaData(),
+                        sa.Column("name", sa.String(64), primary_key=True),
+                        sa.Column("value", sa.String(255), nullable=False))
+    conn.execute(settings.insert().values(name="audit_log_id", value=str(uuid.uuid4())))
+
+
+def _v4_workflow(conn: Connection) -> None:
+    from ..workflow.schema import create_workflow_tables
+
+    create_workflow_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
     Migration(2, "batch ledger, statistics warehouse, audit events", _v2_ledger_warehouse_audit),
+    Migration(3, "audit entry MACs and the audit log id", _v3_audit_mac_and_log_id),
+    Migration(4, "access requests, their steps and obligations; holds linked to requests", _v4_workflow),
 )
 
 _schema_migrations = sa.Table(

@@ -1,0 +1,430 @@
+"""Verifying the whole audit log, truncation included: RFC 6962 tree heads checkpointed outside the store.
+
+The chain (:mod:`patronguard.audit.chain`) catches an edited, deleted,
+inserted, reordered or forged entry, but deleting the *last* entries leaves
+a shorter chain that is still valid. So the log's head is anchored outside
+the store:
+
+* **Tree head.** The entries' hashes are the leaves of an RFC 6962 Merkle
+  tree (leaf ``SHA-256(0x00 || entry_hash)``, node ``SHA-256(0x01 || left ||
+  right)``, the split at the largest power of two below the size). A tree
+  head is ``(tree_size, root_hash, head_hash)`` where ``head_hash`` is the
+  chain hash of entry ``tree_size``. The root lets a single entry be proved
+  to be in the log (inclusion proof) without handing over the whole log;
+  the head hash ties the checkpoint to the chain.
+* **Checkpoints.** A checkpoint is a tree head plus the log's id
+  (``store_settings.audit_log_id``, made by migration 3), the time and the
+  number of legacy (pre-MAC) entries, authenticated with the audit MAC key (a
+  BLAKE2b MAC under a key derived from the patron-hash key, which is kept
+  outside the store). Checkpoints are appended, one JSON line each (about
+  300 bytes), to ``var/audit/<audit_log_id>.checkpoints.jsonl`` — outside the
+  store, so whoever can edit the store cannot roll the anchor back with it.
+  The latest one is also kept in ``var/audit/<audit_log_id>.head.json`` with
+  the Merkle *frontier* (the roots of the perfect subtrees, at most log2 n
+  hashes, MAC'd), so the next checkpoint reads only the newer entries. Keep a
+  copy of the checkpoints elsewhere too (the Board report prints the latest
+  tree head; ``audit verify --checkpoints FILE`` checks against any copy).
+* **When.** :func:`record_event` appends an event and then checkpoints;
+  :func:`checkpoint` anchors the current head after any caller's transaction
+  has committed (a checkpoint is never written inside a transaction that
+  could roll back: it would then claim entries that do not exist);
+  :func:`verify_log` checkpoints the head it has just verified.
+
+:func:`verify_log` streams the log once, checks every entry's sequence
+number, chain link, hash and MAC, recomputes the tree, and compares the head
+at every checkpointed size. The first failure names the entry: a missing
+(``deleted``), out-of-place (``reordered``), altered (``edited``) or
+unauthenticated (``forged``) entry, or — when the log ends before a
+checkpoint's size — the first missing entry (``truncated``). Entries
+appended after the last checkpoint and then removed cannot be detected by
+anything kept in the same place: checkpoint often.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .. import settings
+from ..errors import TerminalError
+from .chain import GENESIS, AuditEntry, append_event, at_iso, audit_mac_key, canonical_fast
+
+LOG_ID_SETTING = "audit_log_id"
+_sha256 = hashlib.sha256
+_blake2b = hashlib.blake2b
+EMPTY_ROOT = _sha256(b"").hexdigest()
+
+
+class AuditLogTamperedError(TerminalError):
+    """``audit verify`` found an edited, deleted, reordered, forged or truncated entry."""
+
+    exit_code = 1
+
+
+class AuditLogError(TerminalError):
+    """The audit log cannot be checked (missing identity, unreadable checkpoint file)."""
+
+
+# ----------------------------------------------------------------------------- Merkle tree (RFC 6962)
+def leaf_hash(entry_hash_hex: str) -> bytes:
+    return _sha256(b"\x00" + bytes.fromhex(entry_hash_hex)).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def frontier_root(frontier: list[bytes]) -> str:
+    """The RFC 6962 root of a tree given the roots of its perfect subtrees, left to right."""
+    if not frontier:
+        return EMPTY_ROOT
+    root = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        root = node_hash(left, root)
+    return root.hex()
+
+
+def merkle_root(entry_hashes: list[str]) -> str:
+    """Reference RFC 6962 Merkle Tree Hash (recursive definition), for tests and proofs."""
+    def mth(items: list[bytes]) -> bytes:
+        if len(items) == 1:
+            return items[0]
+        k = 1 << ((len(items) - 1).bit_length() - 1)
+        return node_hash(mth(items[:k]), mth(items[k:]))
+    return mth([leaf_hash(h) for h in entry_hashes]).hex() if entry_hashes else EMPTY_ROOT
+
+
+# ----------------------------------------------------------------------------- checkpoints
+@dataclass(frozen=True)
+class Checkpoint:
+    log_id: str
+    tree_size: int
+    head_hash: str
+    root_hash: str
+    legacy: int
+    at: str
+    mac: str = ""
+
+    def body(self) -> dict:
+        return {"log_id": self.log_id, "tree_size": self.tree_size, "head_hash": self.head_hash,
+                "root_hash": self.root_hash, "legacy": self.legacy, "at": self.at}
+
+    def expected_mac(self, key: bytes) -> str:
+        text = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
+        return _blake2b(text.encode(), key=key, digest_size=32, person=b"pg-audit-ckpt").hexdigest()
+
+    def line(self) -> str:
+        return json.dumps(self.body() | {"mac": self.mac}, sort_keys=True, separators=(",", ":"))
+
+
+def checkpoint_path(log_id: str) -> Path:
+    return settings.var_dir() / "audit" / f"{log_id}.checkpoints.jsonl"
+
+
+def head_path(log_id: str) -> Path:
+    """The latest checkpoint with its Merkle frontier, so the next checkpoint need not re-read the log."""
+    return settings.var_dir() / "audit" / f"{log_id}.head.json"
+
+
+@dataclass(frozen=True)
+class Head:
+    checkpoint: Checkpoint
+    frontier: tuple[str, ...]
+
+    def expected_mac(self, key: bytes) -> str:
+        text = json.dumps({"checkpoint": self.checkpoint.line(), "frontier": list(self.frontier)},
+                          sort_keys=True, separators=(",", ":"))
+        return _blake2b(text.encode(), key=key, digest_size=32, person=b"pg-audit-head").hexdigest()
+
+
+def _parse_checkpoint(raw: dict) -> Checkpoint:
+    return Checkpoint(log_id=str(raw["log_id"]), tree_size=int(raw["tree_size"]), head_hash=str(raw["head_hash"]),
+                      root_hash=str(raw["root_hash"]), legacy=int(raw["legacy"]), at=str(raw["at"]),
+                      mac=str(raw["mac"]))
+
+
+def load_head(log_id: str, key: bytes) -> Head | None:
+    """The latest checkpoint and frontier, or None if absent or not genuine (then the log is re-read)."""
+    path = head_path(log_id)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        head = Head(_parse_checkpoint(raw["checkpoint"]), tuple(str(h) for h in raw["frontier"]))
+        frontier = [bytes.fromhex(h) for h in head.frontier]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    cp = head.checkpoint
+    if (raw.get("mac") != head.expected_mac(key) or cp.mac != cp.expected_mac(key) or cp.log_id != log_id
+            or frontier_root(frontier) != cp.root_hash):
+        return None
+    return head
+
+
+def load_checkpoints(path: Path, log_id: str, key: bytes) -> list[Checkpoint]:
+    """Every checkpoint in ``path``; AuditLogTamperedError on a forged line or another log's checkpoint."""
+    found: list[Checkpoint] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise AuditLogError(f"{path}: cannot read the checkpoint file ({exc.strerror})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            cp = _parse_checkpoint(json.loads(line))
+        except (ValueError, KeyError, TypeError):
+            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: not a checkpoint") from None
+        if cp.mac != cp.expected_mac(key):
+            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: MAC does not verify "
+                                        "(forged or altered checkpoint, or another patron-hash key)")
+        if cp.log_id != log_id:
+            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: belongs to audit log "
+                                        f"{cp.log_id}, not this store's {log_id}")
+        found.append(cp)
+    return found
+
+
+def _append_checkpoint(path: Path, cp: Checkpoint) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(cp.line() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_head(cp: Checkpoint, frontier: list[bytes], key: bytes) -> None:
+    head = Head(cp, tuple(h.hex() for h in frontier))
+    path = head_path(cp.log_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"checkpoint": json.loads(cp.line()), "frontier": list(head.frontier),
+                   "mac": head.expected_mac(key)}, handle, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def _record(path: Path, log_id: str, scan: "ScanResult", key: bytes) -> Checkpoint:
+    """Append a checkpoint of the scanned head to ``path`` and make it the latest head (with its frontier)."""
+    cp = _new_checkpoint(log_id, scan, key)
+    _append_checkpoint(path, cp)
+    if path == checkpoint_path(log_id):
+        current = load_head(log_id, key)
+        if current is None or current.checkpoint.tree_size < cp.tree_size:
+            _write_head(cp, scan.frontier, key)
+    return cp
+
+
+# ----------------------------------------------------------------------------- scanning
+@dataclass
+class ScanResult:
+    first_bad_seq: int | None
+    problem: str | None
+    entries: int
+    head_hash: str
+    frontier: list[bytes]
+    legacy: int
+    checkpoints_matched: int = 0
+
+    @property
+    def root_hash(self) -> str:
+        return frontier_root(self.frontier)
+
+
+def scan_entries(conn: Connection, table: sa.Table, *, checkpoints: list[Checkpoint] = (),
+                 mac_key: bytes | None = None, resume: Head | None = None) -> ScanResult:
+    """Stream the log in order, checking sequence, links, hashes and MACs; compare heads at checkpoints."""
+    has_mac = "entry_mac" in table.c
+    if has_mac and mac_key is None:
+        mac_key = audit_mac_key()
+    by_size: dict[int, list[Checkpoint]] = {}
+    for cp in checkpoints:
+        by_size.setdefault(cp.tree_size, []).append(cp)
+    columns = [table.c.seq, sa.type_coerce(table.c.at, sa.String), table.c.kind, table.c.payload,
+               table.c.prev_hash, table.c.entry_hash]
+    if has_mac:
+        columns.append(table.c.entry_mac)
+    stmt = sa.select(*columns).order_by(table.c.seq)
+    if resume is not None:
+        stmt = stmt.where(table.c.seq > resume.checkpoint.tree_size)
+        prev, count, legacy = resume.checkpoint.head_hash, resume.checkpoint.tree_size, resume.checkpoint.legacy
+        frontier = [bytes.fromhex(h) for h in resume.frontier]
+    else:
+        prev, count, legacy, frontier = GENESIS, 0, 0, []
+    mac_seen = count > legacy
+    last_anchor, matched = count, 0
+
+    def bad(seq: int, problem: str) -> ScanResult:
+        return ScanResult(seq, problem, count, prev, frontier, legacy, matched)
+
+    rows = conn.execution_options(stream_results=True, max_row_buffer=20_000).execute(stmt)
+    for row in rows:
+        seq, at, kind, payload, prev_hash, digest = row[0], row[1], row[2], row[3], row[4], row[5]
+        expected = count + 1
+        if seq != expected:
+            if seq > expected:
+                return bad(seq, f"entry {seq}: found where entry {expected} should be — entry {expected} "
+                                "was deleted, or the entries were renumbered")
+            return bad(seq, f"entry {seq}: out of order (expected entry {expected})")
+        if prev_hash != prev:
+            return bad(seq, f"entry {seq}: its prev_hash does not match entry {seq - 1}'s hash — an entry "
+                            "was deleted, inserted or moved (reordered) here")
+        try:
+            computed = _sha256(canonical_fast(seq, at_iso(at), kind, payload, prev_hash)).hexdigest()
+        except (TypeError, ValueError, AttributeError):
+            computed = None
+        if computed != digest:
+            return bad(seq, f"entry {seq}: its content does not match its hash — the entry was edited")
+        if has_mac:
+            mac = row[6]
+            if mac is None:
+                if mac_seen:
+                    return bad(seq, f"entry {seq}: has no MAC although earlier entries do — forged entry")
+                legacy += 1
+            else:
+                mac_seen = True
+                if mac != _blake2b(bytes.fromhex(digest), key=mac_key, digest_size=32,
+                                   person=b"pg-audit-entry").hexdigest():
+                    return bad(seq, f"entry {seq}: its MAC does not verify — the entry was forged or re-hashed "
+                                    "without the audit key")
+        # RFC 6962 tree, incrementally: merge as many subtrees as trailing one-bits of the old size
+        node = _sha256(b"\x00" + bytes.fromhex(digest)).digest()
+        merges = ((count ^ (count + 1)) >> 1).bit_length()
+        for _ in range(merges):
+            node = _sha256(b"\x01" + frontier.pop() + node).digest()
+        frontier.append(node)
+        prev, count = digest, count + 1
+        if count in by_size:
+            root = frontier_root(frontier)
+            for cp in by_size[count]:
+                if cp.head_hash != prev or cp.root_hash != root:
+                    first = last_anchor + 1
+                    return ScanResult(first, f"entries {first}–{count} differ from the checkpoint of {cp.at} "
+                                             f"(tree size {count}, root {cp.root_hash[:16]}…): the log was "
+                                             "rewritten", count, prev, frontier, legacy, matched)
+                matched += 1
+            last_anchor = count
+    return ScanResult(None, None, count, prev, frontier, legacy, matched)
+
+
+# ----------------------------------------------------------------------------- the log as a whole
+@dataclass
+class AuditVerification:
+    ok: bool
+    first_bad_seq: int | None
+    problem: str | None
+    entries: int
+    head_hash: str
+    root_hash: str
+    checkpoints: int = 0
+    checkpoint_file: str | None = None
+    latest_checkpoint: dict | None = None
+    legacy_entries: int = 0
+    recorded_checkpoint: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"audit log intact: {self.entries:,} entries, tree root {self.root_hash}, "
+                    f"{self.checkpoints} checkpoint(s) matched")
+        where = f"first bad entry {self.first_bad_seq}: " if self.first_bad_seq is not None else ""
+        return f"audit log NOT intact: {where}{self.problem}"
+
+
+def audit_log_id(conn: Connection, tables: dict[str, sa.Table]) -> str:
+    settings_table = tables.get("store_settings")
+    value = None
+    if settings_table is not None:
+        value = conn.execute(sa.select(settings_table.c.value)
+                             .where(settings_table.c.name == LOG_ID_SETTING)).scalar()
+    if not value:
+        raise AuditLogTamperedError(f"store_settings.{LOG_ID_SETTING} is missing: the audit log's identity was "
+                                    "removed, so its checkpoints cannot be found")
+    return str(value)
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _new_checkpoint(log_id: str, scan: ScanResult, key: bytes) -> Checkpoint:
+    cp = Checkpoint(log_id=log_id, tree_size=scan.entries, head_hash=scan.head_hash, root_hash=scan.root_hash,
+                    legacy=scan.legacy, at=_now_iso())
+    return Checkpoint(**(cp.body() | {"mac": cp.expected_mac(key)}))
+
+
+def verify_log(store, *, checkpoints: Path | str | None = None, record: bool = True,
+               table: str = "audit_events") -> AuditVerification:
+    """Verify every entry and the checkpoints outside the store; name the first bad entry.
+
+    ``checkpoints``: a checkpoint file (default ``var/audit/<log id>.checkpoints.jsonl``).
+    ``record``: after a successful check, checkpoint the verified head (if it grew).
+    """
+    key = audit_mac_key()
+    with store.engine.connect() as conn:
+        log_id = audit_log_id(conn, store.tables)
+        path = Path(checkpoints) if checkpoints is not None else checkpoint_path(log_id)
+        if checkpoints is not None and not path.is_file():
+            raise AuditLogError(f"{path}: no such checkpoint file")
+        try:
+            anchors = load_checkpoints(path, log_id, key) if path.is_file() else []
+        except AuditLogTamperedError as exc:
+            return AuditVerification(False, None, str(exc), 0, GENESIS, EMPTY_ROOT, checkpoint_file=str(path))
+        if checkpoints is None:
+            head = load_head(log_id, key)
+            if head is not None and head.checkpoint not in anchors:
+                anchors.append(head.checkpoint)
+        scan = scan_entries(conn, store[table], checkpoints=anchors, mac_key=key)
+    latest = max(anchors, key=lambda c: c.tree_size, default=None)
+    result = AuditVerification(
+        ok=scan.first_bad_seq is None, first_bad_seq=scan.first_bad_seq, problem=scan.problem,
+        entries=scan.entries, head_hash=scan.head_hash, root_hash=scan.root_hash,
+        checkpoints=scan.checkpoints_matched, checkpoint_file=str(path),
+        latest_checkpoint=None if latest is None else latest.body(),
+        legacy_entries=scan.legacy,
+    )
+    if result.ok and latest is not None and latest.tree_size > scan.entries:
+        result.ok, result.first_bad_seq = False, scan.entries + 1
+        result.problem = (f"truncated: the log ends at entry {scan.entries} but the checkpoint of {latest.at} "
+                          f"recorded {latest.tree_size} entries; entries {scan.entries + 1}–{latest.tree_size} "
+                          "were removed")
+    if not anchors:
+        result.notes.append(f"no checkpoint yet at {path}: truncation before this verification cannot be detected")
+    if result.legacy_entries:
+        result.notes.append(f"{result.legacy_entries} legacy entries carry no MAC (written before migration 3)")
+    if result.ok and record and (latest is None or scan.entries > latest.tree_size):
+        _record(path, log_id, scan, key)
+        result.recorded_checkpoint = True
+    return result
+
+
+def checkpoint(store, *, table: str = "audit_events") -> Checkpoint | None:
+    """Anchor the log's current head outside the store; call after the appending transaction committed.
+
+    Extends the latest checkpoint (reading only newer entries). Returns the new checkpoint, or None if
+    the head has not moved. Raises AuditLogTamperedError if the newer entries do not verify.
+    """
+    key = audit_mac_key()
+    with store.engine.connect() as conn:
+        log_id = audit_log_id(conn, store.tables)
+        head = load_head(log_id, key)
+        scan = scan_entries(conn, store[table], mac_key=key, resume=head)
+    if scan.first_bad_seq is not None:
+        raise AuditLogTamperedError(f"audit log: first bad entry {scan.first_bad_seq}: {scan.problem}")
+    if head is not None and scan.entries <= head.checkpoint.tree_size:
+        return None
+    return _record(checkpoint_path(log_id), log_id, scan, key)
+
+
+def record_event(store, kind: str, payload: dict, *, table: str = "audit_events") -> AuditEntry:
+    """Append one event in its own transaction, then checkpoint the new head outside the store."""
+    with store.engine.begin() as conn:
+        entry = append_event(conn, store[table], kind, payload)
+    checkpoint(store, table=table)
+    return entry

@@ -1,0 +1,96 @@
+"""The gateway's vocabulary: actions, roles, channels, record fields, evidence.
+
+Everything a rule may test is a *fact* named by a dotted path (``evidence.barcode``)
+with a closed set of values; a policy file that tests an unknown fact or a value
+the fact can never take is rejected at load time. Keeping the vocabulary here,
+as data, is what lets a new jurisdiction be a new policy file instead of new code.
+"""
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Action = Literal[
+    "list_checkouts",            # patron/guardian: the items checked out to a card
+    "item_count_and_due_dates",  # patron/guardian: how many items and when they are due
+    "view_record",               # patron/guardian: other parts of the patron record
+    "staff_access",              # staff, contractor, agent: within the scope of duty
+    "disclose_records",          # a third party asks for a patron's records
+    "law_enforcement_request",   # an agency of government asks for a patron's records
+    "emergency_release",         # public health / public safety emergency
+    "media_request",             # the press asks about a patron
+    "anonymised_statistics",     # counts without any patron identification
+    "change_retention",          # change the retention schedule
+    "scheduled_retention",       # the nightly run applying the adopted schedule
+    "purge",                     # the Director's ad-hoc purge of a patron's data
+    "amend_policy",              # amend the confidentiality policy
+    "review_decision",           # review a decision taken under the policy
+]
+Role = Literal[
+    "patron", "guardian", "staff", "contractor", "agent", "third_party", "law_enforcement",
+    "media", "director", "designee", "board", "counsel",
+]
+Channel = Literal["in_person", "telephone", "written", "online"]
+
+#: What a request may ask to be told, and which part of a Patron Record it is.
+RecordField = Literal[
+    "item_count",       # number of items on the card
+    "due_dates",        # their due dates
+    "titles",           # which items (materials obtained)
+    "loan_history",     # past loans
+    "holds",            # requests for materials
+    "search_history",   # information sought
+    "identity",         # name, address, telephone, email, card number
+    "fines",            # money owed / paid
+    "incidents",        # uses of and incidents with facilities and services
+    "aggregate_counts", # statistics with no patron identification
+]
+
+Identification = Literal["none", "expired", "current"]
+Barcode = Literal["none", "partial", "full"]
+Consent = Literal["none", "verbal", "signed_written"]
+LegalProcess = Literal["none", "subpoena", "court_order", "other_legal_process"]
+CounselReview = Literal["none", "requested", "advised_release", "advised_refusal"]
+Emergency = Literal["none", "public_health", "public_safety"]
+Duty = Literal["none", "system_administration", "library_transaction"]
+SignerRole = Literal["none", "director", "designee"]
+
+ACTIONS: tuple[str, ...] = get_args(Action)
+ROLES: tuple[str, ...] = get_args(Role)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+RECORD_FIELDS: tuple[str, ...] = get_args(RecordField)
+
+#: Actions about one patron's data: the request must name a subject and the fields it wants.
+SUBJECT_ACTIONS: frozenset[str] = frozenset({
+    "list_checkouts", "item_count_and_due_dates", "view_record", "staff_access", "disclose_records",
+    "law_enforcement_request", "emergency_release", "media_request", "purge",
+})
+#: Actions about one patron *or* a wider scope (a purge of everything older than N days has no subject).
+SCOPE_ACTIONS: frozenset[str] = frozenset({"purge"})
+#: Actions that hand data to someone: the request must list the fields it asks for.
+DATA_ACTIONS: frozenset[str] = frozenset(SUBJECT_ACTIONS - {"purge"} | {"anonymised_statistics"})
+
+BOOL = (True, False)
+
+#: fact path -> the values it can take. ``requester.is_subject`` and ``authorization.*``
+#: are derived by the gateway (the requester's borrowernumber equals the subject's;
+#: the injected signature checker accepted the written authorization).
+FACTS: dict[str, tuple] = {
+    "action": ACTIONS,
+    "channel": CHANNELS,
+    "requester.role": ROLES,
+    "requester.is_subject": BOOL,
+    "evidence.identification": get_args(Identification),
+    "evidence.barcode": get_args(Barcode),
+    "evidence.financial_responsibility": BOOL,
+    "evidence.authenticated": BOOL,
+    "evidence.consent": get_args(Consent),
+    "evidence.legal_process": get_args(LegalProcess),
+    "evidence.counsel_review": get_args(CounselReview),
+    "evidence.emergency": get_args(Emergency),
+    "evidence.authorized_staff": BOOL,
+    "evidence.duty": get_args(Duty),
+    "evidence.board_resolution": BOOL,
+    "evidence.written_authorization": BOOL,   # presented (not necessarily valid)
+    "authorization.verified": BOOL,
+    "authorization.signer_role": get_args(SignerRole),
+}

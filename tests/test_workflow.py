@@ -1,0 +1,144 @@
+"""Requests through their states, with real signatures: holds, obligations, audit, purge authorization."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import ROOT
+from patronguard.audit import verify_log
+from patronguard.authz import init_director_key, sign_authorization
+from patronguard.gateway import load_request, parse_request, request_sha256
+from patronguard.policy import load_policy
+from patronguard.store import opened_store
+from patronguard.workflow import requests as wf
+from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge, purge_request_document
+from patronguard.workflow.service import add_evidence, decide_stored, submit
+
+WESTPORT = load_policy(ROOT / "policy/westport.yaml")
+WESTCHESTER = load_policy(ROOT / "policy/westchester.yaml")
+EXAMPLES = ROOT / "examples/requests"
+
+
+@pytest.fixture
+def director(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATRONGUARD_VAR", str(tmp_path / "var"))
+    return init_director_key()
+
+
+def _sign(request, key, *, action=None, days=1):
+    return sign_authorization(request_sha256(request), signer="director", scope=[action or request.action],
+                              expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days),
+                              private_key_path=key.private_key_path)
+
+
+def test_westport_s4_court_order_referred_held_then_released_on_counsel_and_signature(director, tmp_path):
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    request = load_request(EXAMPLES / "westport-s4-court-order.json")
+    with opened_store(store_url) as store:
+        request_id = submit(store, request, actor="desk-3")
+        first = decide_stored(store, request_id, WESTPORT, actor="desk-3")
+        assert first.outcome == "refer"
+        assert wf.get_request(store, request_id).state == "referred"
+        assert store.active_legal_holds() == {request.subject.borrowernumber}   # legal process: records preserved
+        assert {o["code"] for o in wf.open_obligations(store)} >= {"refer_to_director", "refer_to_counsel"}
+
+        updated = add_evidence(store, request_id, actor="director", counsel="advised_release")
+        (tmp_path / "auth.json").write_text(json.dumps(_sign(updated, director)))
+        add_evidence(store, request_id, actor="director", authorization_path=str(tmp_path / "auth.json"))
+        final = decide_stored(store, request_id, WESTPORT, actor="director")
+        assert final.outcome == "allow" and final.fields == ["loan_history"]
+        steps = [s["state"] for s in wf.history(store, request_id)]
+        assert steps[0] == "received" and "counsel_review" in steps and steps[-1] == "decided"
+        assert len(wf.holds(store)) == 1            # one hold per request, not one per decision
+
+        (hold,) = wf.holds(store)
+        wf.release_hold(store, hold["hold_id"], released_by="director")
+        assert store.active_legal_holds() == set()
+        result = verify_log(store)
+        assert result.ok, result.problem
+        with store.engine.connect() as conn:
+            payloads = [p for (p,) in conn.execute(sa.text("SELECT payload FROM audit_events"))]
+        assert not any(str(request.subject.borrowernumber) in p for p in payloads)
+        kinds = set()
+        with store.engine.connect() as conn:
+            kinds = {k for (k,) in conn.execute(sa.text("SELECT DISTINCT kind FROM audit_events"))}
+        assert {"request-state", "decision", "legal-hold-placed", "legal-hold-released", "obligation-opened"} <= kinds
+
+
+def test_a_signature_for_another_request_is_refused(director, tmp_path):
+    request = load_request(EXAMPLES / "westport-s4-court-order.json")
+    other = load_request(EXAMPLES / "westport-s4-subpoena-after-counsel.json")
+    with opened_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        request_id = submit(store, request, actor="desk-3")
+        add_evidence(store, request_id, actor="director", counsel="advised_release")
+        (tmp_path / "auth.json").write_text(json.dumps(_sign(other, director, action="law_enforcement_request")))
+        add_evidence(store, request_id, actor="director", authorization_path=str(tmp_path / "auth.json"))
+        decision = decide_stored(store, request_id, WESTPORT, actor="director")
+    assert decision.outcome != "allow"
+    assert any("another request" in e.why for e in decision.explanation)
+
+
+def test_westchester_s6_emergency_opens_an_obligation_that_stays_until_closed(director, tmp_path):
+    doc = json.loads((EXAMPLES / "westchester-s6-emergency.json").read_text())
+    signed = dict(doc, evidence={**doc["evidence"], "written_authorization":
+                                 _sign(parse_request(doc), director)})
+    with opened_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        request_id = submit(store, parse_request(signed), actor="director")
+        decision = decide_stored(store, request_id, WESTCHESTER, actor="director")
+        assert decision.outcome == "allow"
+        open_now = [o for o in wf.open_obligations(store) if o["code"] == "consult_counsel"]
+        assert len(open_now) == 1 and open_now[0]["due_at"] is not None
+        wf.close_obligation(store, open_now[0]["obligation_id"], by="director", note="counsel consulted")
+        assert not [o for o in wf.open_obligations(store) if o["code"] == "consult_counsel"]
+        with pytest.raises(Exception, match="already closed"):
+            wf.close_obligation(store, open_now[0]["obligation_id"], by="director", note="again")
+
+
+def test_workflow_refuses_impossible_steps(tmp_path):
+    request = load_request(EXAMPLES / "westport-s4-no-subpoena.json")
+    with opened_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        request_id = submit(store, request, actor="desk-3")
+        wf.move(store, request_id, "closed", actor="desk-3")
+        with pytest.raises(Exception, match="cannot go from closed"):
+            wf.move(store, request_id, "referred", actor="desk-3")
+
+
+def test_purge_needs_a_verified_authorization_for_that_scope(director, small_ils_sqlite_copy, tmp_path):
+    url, store_url = f"sqlite:///{small_ils_sqlite_copy}", f"sqlite:///{tmp_path / 'store.db'}"
+    with pytest.raises(PurgeRefusedError, match="purge refused"):
+        authorized_purge(url, WESTCHESTER, "patron:12", None, store_url=store_url, confirm=True)
+    signed_for_other = _sign(parse_request(purge_request_document("patron:13")), director)
+    (tmp_path / "other.json").write_text(json.dumps(signed_for_other))
+    with pytest.raises(PurgeRefusedError):
+        authorized_purge(url, WESTCHESTER, "patron:12", str(tmp_path / "other.json"), store_url=store_url, confirm=True)
+    good = _sign(parse_request(purge_request_document("older-than:30")), director)
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    result, decision = authorized_purge(url, WESTCHESTER, "older-than:30", str(tmp_path / "good.json"),
+                                        store_url=store_url, confirm=False)
+    assert decision.outcome == "allow" and result["dry_run"] and result["plan"]
+
+
+def test_disclosure_and_purge_flows_go_through_the_gateway(prefect_harness, director, small_ils_sqlite_copy, tmp_path):
+    from flows.director_purge import director_purge
+    from flows.disclosure_request import disclosure_request
+
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    with opened_store(store_url) as store:
+        request_id = submit(store, load_request(EXAMPLES / "westport-s4-no-subpoena.json"), actor="desk-3")
+    decision = disclosure_request(request_id, policy_path=str(ROOT / "policy/westport.yaml"), store_url=store_url)
+    assert decision["outcome"] == "deny" and "Westport §4" in decision["clauses"]
+    with opened_store(store_url) as store:
+        assert wf.get_request(store, request_id).state == "decided"
+
+    good = _sign(parse_request(purge_request_document("older-than:30")), director)
+    (tmp_path / "auth.json").write_text(json.dumps(good))
+    summary = director_purge("older-than:30", str(tmp_path / "auth.json"), confirm=True,
+                             policy_path=str(ROOT / "policy/westchester.yaml"),
+                             ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
+    assert summary["outcome"] == "allow" and not summary["dry_run"] and summary["batches"] > 0
+    with pytest.raises(PurgeRefusedError):
+        director_purge("older-than:30", None, confirm=True, policy_path=str(ROOT / "policy/westchester.yaml"),
+                       ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
