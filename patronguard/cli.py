@@ -8,16 +8,15 @@ import sys
 import click
 
 from . import settings
+from .cli_options import policy_option, store_option
 from .errors import InputError, PatronguardError
 
 ILS_OPTION = click.option("--db", "db", metavar="URL", default=None,
                           help=f"ILS database URL (env PATRONGUARD_ILS_URL; default {settings.DEFAULT_ILS_URL}).")
-STORE_OPTION = click.option("--store", "store", metavar="URL", default=None,
-                            help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
+STORE_OPTION = store_option()
 AS_OF_OPTION = click.option("--as-of", "as_of", metavar="DATE", default=None,
                             help="Judge ages as of this day (default: today in the library's time zone).")
-POLICY_OPTION = click.option("--policy", "policy", metavar="FILE", default=None,
-                             help=f"Policy file (env PATRONGUARD_POLICY; default {settings.DEFAULT_POLICY}).")
+POLICY_OPTION = policy_option()
 
 
 def say(message: str) -> None:

@@ -28,8 +28,10 @@ def decide_command(request_file: str, policy: str | None, as_json: bool) -> None
     Prints the one-sentence reason to read aloud, the outcome, the fields that
     may be given, the clauses applied, the obligations, and why each rule
     applied. Exit code 0 for every decision (deny is an answer); 2 for a bad
-    request or policy file. A written authorization in the request is not
-    verified here (no signature checker), so it counts for nothing.
+    request or policy file. A written authorization in the request
+    (evidence.written_authorization, from `patronguard keys sign`) is verified
+    against the Director's public key (var/keys/director/director.pub).
+    Nothing is recorded: use `request submit` and `request process` for that.
     See docs/requests.md for the request format.
 
     \b
@@ -37,11 +39,12 @@ def decide_command(request_file: str, policy: str | None, as_json: bool) -> None
       patronguard request decide examples/requests/westport-s4-no-subpoena.json --policy policy/westport.yaml --json
     """
     from . import settings
-    from .gateway import decide, load_request, render_json, render_text
+    from .gateway import load_request, render_json, render_text
     from .policy import load_policy
+    from .workflow.service import decide_request
 
     loaded = load_policy(settings.policy_path(policy))
     req = load_request(request_file)
-    decision = decide(req, loaded)
+    decision = decide_request(req, loaded)
     click.echo(render_json(decision) if as_json else render_text(decision))
 

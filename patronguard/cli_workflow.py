@@ -6,11 +6,10 @@ import json
 import click
 
 from . import settings
+from .cli_options import policy_option, store_option
 
-STORE_OPTION = click.option("--store", "store_url", metavar="URL", default=None,
-                            help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
-POLICY_OPTION = click.option("--policy", "policy", metavar="FILE", default=None,
-                             help=f"Policy file (env PATRONGUARD_POLICY; default {settings.DEFAULT_POLICY}).")
+STORE_OPTION = store_option("store_url")
+POLICY_OPTION = policy_option()
 ACTOR_OPTION = click.option("--by", "actor", metavar="NAME", required=True,
                             help="Who records this step (staff id or role, never a patron).")
 

@@ -5,31 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
-from patronguard.gateway import decide, parse_request, request_sha256
+from gateway_helpers import GUARDIAN, req, signature_double
+from patronguard.gateway import decide, request_sha256
 from patronguard.policy import load_policy
 
+verifier = signature_double
 POLICY = load_policy(ROOT / "policy/westport.yaml")
-PATRON = {"role": "patron", "borrowernumber": 4211}
-GUARDIAN = {"role": "guardian", "borrowernumber": 5120}
 POLICE = {"role": "law_enforcement", "id": "wpd-case-0193"}
-
-
-def req(action="list_checkouts", requester=PATRON, channel="in_person", fields=("titles", "due_dates"),
-        subject=4211, **evidence):
-    data = {"action": action, "requester": requester, "channel": channel, "evidence": evidence}
-    if subject is not None:
-        data["subject"] = {"borrowernumber": subject}
-    if fields:
-        data["fields"] = list(fields)
-    return parse_request(data)
-
-
-def verifier(signer="director"):
-    """Test double for the injected Ed25519 checker: valid iff bound to this request and marked valid."""
-    def verify(authorization, sha, now):
-        ok = authorization.get("request_sha256") == sha and authorization.get("valid") is True
-        return ok, "test signature ok" if ok else "test signature mismatch", signer if ok else None
-    return verify
 
 
 def signed(signer="director", **kwargs):

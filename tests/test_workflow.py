@@ -142,3 +142,24 @@ def test_disclosure_and_purge_flows_go_through_the_gateway(prefect_harness, dire
     with pytest.raises(PurgeRefusedError):
         director_purge("older-than:30", None, confirm=True, policy_path=str(ROOT / "policy/westchester.yaml"),
                        ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
+
+
+def test_request_decide_command_verifies_real_signatures(director, tmp_path, capsys):
+    from patronguard.cli import main
+
+    doc = json.loads((EXAMPLES / "westport-s4-court-order.json").read_text())
+    doc["evidence"]["counsel_review"] = "advised_release"
+    doc["evidence"]["written_authorization"] = _sign(parse_request(doc), director)
+    signed = tmp_path / "signed.json"
+    signed.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit) as done:
+        main(["request", "decide", str(signed), "--policy", str(ROOT / "policy/westport.yaml"), "--json"])
+        raise SystemExit(0)
+    assert done.value.code == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "allow"
+    doc["evidence"]["written_authorization"]["scope"] = ["purge"]          # altered after signing
+    signed.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit):
+        main(["request", "decide", str(signed), "--policy", str(ROOT / "policy/westport.yaml"), "--json"])
+        raise SystemExit(0)
+    assert json.loads(capsys.readouterr().out)["outcome"] != "allow"

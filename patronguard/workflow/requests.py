@@ -141,18 +141,24 @@ def open_obligation(conn, store: Store, *, request_id: str | None, code: str, te
     return obligation_id
 
 
-def close_obligation(store: Store, obligation_id: int, *, by: str, note: str) -> None:
-    t = store["obligations"]
+def _finish(store: Store, table: str, key: str, number: int, done: str, values: dict, *, what: str,
+            listing: str, already: str, kind: str) -> None:
+    """Set ``done`` (and ``values``) on one open row, audit it, checkpoint; refuse a missing or finished row."""
+    t = store[table]
     with store.engine.begin() as conn:
-        row = conn.execute(sa.select(t.c.closed_at).where(t.c.obligation_id == obligation_id)).first()
+        row = conn.execute(sa.select(t.c[done]).where(t.c[key] == number)).first()
         if row is None:
-            raise InputError(f"obligation {obligation_id} does not exist (see `patronguard obligations list`)")
-        if row.closed_at is not None:
-            raise InputError(f"obligation {obligation_id} is already closed")
-        conn.execute(t.update().where(t.c.obligation_id == obligation_id)
-                     .values(closed_at=_now(), closed_by=by, note=note))
-        _audit(conn, store, "obligation-closed", {"obligation_id": obligation_id})
+            raise InputError(f"{what} {number} does not exist (see `patronguard {listing}`)")
+        if row[0] is not None:
+            raise InputError(f"{what} {number} {already}")
+        conn.execute(t.update().where(t.c[key] == number).values({done: _now(), **values}))
+        _audit(conn, store, kind, {key: number})
     checkpoint(store)
+
+
+def close_obligation(store: Store, obligation_id: int, *, by: str, note: str) -> None:
+    _finish(store, "obligations", "obligation_id", obligation_id, "closed_at", {"closed_by": by, "note": note},
+            what="obligation", listing="obligations list", already="is already closed", kind="obligation-closed")
 
 
 def open_obligations(store: Store) -> list[dict]:
@@ -176,16 +182,8 @@ def place_hold(conn, store: Store, *, borrowernumber: int, reason: str, referenc
 
 
 def release_hold(store: Store, hold_id: int, *, released_by: str) -> None:
-    t = store["legal_holds"]
-    with store.engine.begin() as conn:
-        row = conn.execute(sa.select(t.c.released_at).where(t.c.hold_id == hold_id)).first()
-        if row is None:
-            raise InputError(f"legal hold {hold_id} does not exist (see `patronguard holds list`)")
-        if row.released_at is not None:
-            raise InputError(f"legal hold {hold_id} was already released")
-        conn.execute(t.update().where(t.c.hold_id == hold_id).values(released_at=_now(), released_by=released_by))
-        _audit(conn, store, "legal-hold-released", {"hold_id": hold_id})
-    checkpoint(store)
+    _finish(store, "legal_holds", "hold_id", hold_id, "released_at", {"released_by": released_by},
+            what="legal hold", listing="holds list", already="was already released", kind="legal-hold-released")
 
 
 def holds(store: Store, *, include_released: bool = False) -> list[dict]:
