@@ -168,21 +168,33 @@ def holds_list(store_url, include_released) -> None:
 
 @holds.command("release")
 @click.argument("hold_id", type=int)
+@POLICY_OPTION
 @STORE_OPTION
-@ACTOR_OPTION
-def holds_release(hold_id, store_url, actor) -> None:
-    """Release a legal hold (the Director's decision; recorded in the audit log).
+@click.option("--authorization", metavar="FILE", default=None,
+              help="The Director's (or designee's) signed authorization for this release.")
+@click.option("--print-request", is_flag=True, help="Print the release request to sign, and stop.")
+def holds_release(hold_id, policy, store_url, authorization, print_request) -> None:
+    """Release a legal hold: only on a verified written authorization (Director or designee); audited.
 
     \b
     Example:
-      patronguard holds release 4 --by director
+      patronguard holds release 4 --print-request > release.json
+      patronguard keys sign release.json --scope release_legal_hold --out auth.json
+      patronguard holds release 4 --authorization auth.json
     """
+    from .policy import load_policy
     from .store import opened_store
-    from .workflow.requests import release_hold
+    from .workflow.purge_request import _read_authorization
+    from .workflow.service import hold_release_request, release_hold_with_authorization
 
     with opened_store(store_url) as store:
-        release_hold(store, hold_id, released_by=actor)
-        click.echo(f"legal hold {hold_id} released")
+        if print_request:
+            click.echo(json.dumps(hold_release_request(store, hold_id), indent=2))
+            return
+        loaded = load_policy(settings.policy_path(policy))
+        signed = _read_authorization(authorization) if authorization else None
+        decision = release_hold_with_authorization(store, hold_id, loaded, signed)
+        click.echo(f"legal hold {hold_id} released: {decision.reason} ({'; '.join(decision.clauses)})")
 
 
 @click.group("obligations")

@@ -15,7 +15,9 @@ from patronguard.policy import load_policy
 from patronguard.store import opened_store
 from patronguard.workflow import requests as wf
 from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge, purge_request_document
-from patronguard.workflow.service import add_evidence, decide_stored, submit
+from patronguard.workflow.service import (
+    add_evidence, decide_stored, hold_release_request, release_hold_with_authorization, submit,
+)
 
 WESTPORT = load_policy(ROOT / "policy/westport.yaml")
 WESTCHESTER = load_policy(ROOT / "policy/westchester.yaml")
@@ -55,7 +57,15 @@ def test_westport_s4_court_order_referred_held_then_released_on_counsel_and_sign
         assert len(wf.holds(store)) == 1            # one hold per request, not one per decision
 
         (hold,) = wf.holds(store)
-        wf.release_hold(store, hold["hold_id"], released_by="director")
+        with pytest.raises(PurgeRefusedError, match="not released"):     # no signature, no release
+            release_hold_with_authorization(store, hold["hold_id"], WESTPORT, None)
+        release = parse_request(hold_release_request(store, hold["hold_id"]))
+        wrong = _sign(release, director, action="purge")                     # signed, but for another act
+        with pytest.raises(PurgeRefusedError):
+            release_hold_with_authorization(store, hold["hold_id"], WESTPORT, wrong)
+        assert store.active_legal_holds() == {request.subject.borrowernumber}
+        decision = release_hold_with_authorization(store, hold["hold_id"], WESTPORT, _sign(release, director))
+        assert decision.clauses == ["Westport §4"]
         assert store.active_legal_holds() == set()
         result = verify_log(store)
         assert result.ok, result.problem

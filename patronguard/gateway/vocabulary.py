@@ -22,6 +22,7 @@ Action = Literal[
     "change_retention",          # change the retention schedule
     "scheduled_retention",       # the nightly run applying the adopted schedule
     "purge",                     # the Director's ad-hoc purge of a patron's data
+    "release_legal_hold",        # lift a legal hold placed on a patron's records
     "amend_policy",              # amend the confidentiality policy
     "review_decision",           # review a decision taken under the policy
 ]
@@ -62,12 +63,12 @@ RECORD_FIELDS: tuple[str, ...] = get_args(RecordField)
 #: Actions about one patron's data: the request must name a subject and the fields it wants.
 SUBJECT_ACTIONS: frozenset[str] = frozenset({
     "list_checkouts", "item_count_and_due_dates", "view_record", "staff_access", "disclose_records",
-    "law_enforcement_request", "emergency_release", "media_request", "purge",
+    "law_enforcement_request", "emergency_release", "media_request", "purge", "release_legal_hold",
 })
 #: Actions about one patron *or* a wider scope (a purge of everything older than N days has no subject).
 SCOPE_ACTIONS: frozenset[str] = frozenset({"purge"})
 #: Actions that hand data to someone: the request must list the fields it asks for.
-DATA_ACTIONS: frozenset[str] = frozenset(SUBJECT_ACTIONS - {"purge"} | {"anonymised_statistics"})
+DATA_ACTIONS: frozenset[str] = frozenset(SUBJECT_ACTIONS - {"purge", "release_legal_hold"} | {"anonymised_statistics"})
 
 BOOL = (True, False)
 

@@ -11,7 +11,7 @@ from ..retention.purge import parse_scope, run_purge
 
 
 class PurgeRefusedError(TerminalError):
-    """The gateway refused the purge (no valid written authorization, out of scope …)."""
+    """The gateway refused a Director's act (purge, hold release): no valid written authorization, out of scope …"""
 
 
 def purge_request_document(scope_text: str) -> dict:

@@ -110,3 +110,38 @@ def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | No
         wf.move(store, request_id, state, actor=actor, note="; ".join(notes), conn=conn)
     checkpoint(store)
     return request
+
+
+def hold_release_request(store: Store, hold_id: int) -> dict:
+    """The request the Director signs to lift legal hold ``hold_id`` (same hold, same request, same hash)."""
+    from ..errors import InputError
+
+    active = {h["hold_id"]: h for h in wf.holds(store)}
+    if hold_id not in active:
+        raise InputError(f"legal hold {hold_id} is not an active hold (see `patronguard holds list --all`)")
+    return {"request_id": f"release legal hold {hold_id}", "action": "release_legal_hold",
+            "requester": {"role": "director"}, "subject": {"borrowernumber": active[hold_id]["borrowernumber"]},
+            "channel": "written"}
+
+
+def release_hold_with_authorization(store: Store, hold_id: int, loaded: LoadedPolicy,
+                                    authorization: dict | None) -> Decision:
+    """Lift a legal hold only if the gateway verifies the Director's (or designee's) signed authorization."""
+    from .purge_request import PurgeRefusedError
+
+    document = hold_release_request(store, hold_id)
+    if authorization is not None:
+        document["evidence"] = {"written_authorization": authorization}
+    decision = decide_request(parse_request(document, f"release of legal hold {hold_id}"), loaded)
+    with store.engine.begin() as conn:
+        append_event(conn, store["audit_events"], "decision", {
+            "outcome": decision.outcome, "action": "release_legal_hold", "clauses": decision.clauses,
+            "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
+            "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
+            "requester_role": "director", "channel": "written", "hold_id": hold_id,
+        })
+    checkpoint(store)
+    if not decision.allowed:
+        raise PurgeRefusedError(f"legal hold {hold_id} not released: {decision.reason}")
+    wf.release_hold(store, hold_id, released_by=f"written authorization {decision.request_sha256[:12]}")
+    return decision
