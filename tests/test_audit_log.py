@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import pytest
+from cli_helpers import run_cli
 import sqlalchemy as sa
 
 from patronguard.audit import (
@@ -14,7 +15,6 @@ from patronguard.audit import (
 )
 from patronguard.audit.chain import GENESIS, canonical, canonical_fast, entry_hash, entry_mac
 from patronguard.cli import cli as root_cli
-from patronguard.cli import main
 from patronguard.cli_audit import audit as audit_group
 from patronguard.store import open_store
 
@@ -305,23 +305,17 @@ def test_board_report_says_when_the_log_does_not_verify(store, tmp_path):
 
 
 # ----------------------------------------------------------------------------- CLI
-def _run(capsys, *args):
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def test_cli_verify_and_report(capsys, store, tmp_path):
     url = str(store.engine.url)
     _fill(store)
-    code, out, _ = _run(capsys, "audit", "verify", "--store", url)
+    code, out, _ = run_cli(capsys, "audit", "verify", "--store", url)
     assert code == 0 and "intact" in out
-    code, out, _ = _run(capsys, "audit", "report", "--store", url, "--out", str(tmp_path / "r.html"))
+    code, out, _ = run_cli(capsys, "audit", "report", "--store", url, "--out", str(tmp_path / "r.html"))
     assert code == 0 and (tmp_path / "r.html").exists()
     _sql(store, "DELETE FROM audit_events WHERE seq = 6")
-    code, _, err = _run(capsys, "audit", "verify", "--store", url)
+    code, _, err = run_cli(capsys, "audit", "verify", "--store", url)
     assert code == 1 and "first bad entry 6" in err and "truncated" in err
     assert len([line for line in err.splitlines() if line.startswith("patronguard:")]) == 1
 

@@ -9,13 +9,13 @@ import stat
 from functools import partial
 
 import pytest
+from cli_helpers import run_cli
 
 from patronguard.authz import (
     AuthorizationKeyError, init_director_key, init_key, request_file_sha256, sign_authorization, sign_delegation,
     verify_authorization,
 )
 from patronguard.cli import cli as root_cli
-from patronguard.cli import main
 from patronguard.cli_keys import keys as keys_group
 from patronguard.errors import InputError
 from patronguard.gateway import parse_request, request_sha256
@@ -216,12 +216,6 @@ def test_a_world_readable_private_key_is_refused(keyring):
 
 
 # ----------------------------------------------------------------------------- CLI
-def _run(capsys, *args):
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def test_cli_init_sign_delegate_verify_never_print_a_private_key(capsys, tmp_path):
@@ -240,7 +234,7 @@ def test_cli_init_sign_delegate_verify_never_print_a_private_key(capsys, tmp_pat
                   "--delegation", str(tmp_path / "deputy.json")],
                  ["keys", "verify", str(tmp_path / "auth.json"), str(request), "--action", "disclose",
                   "--director-key", str(kdir / "director.pub")]):
-        code, out, err = _run(capsys, *args)
+        code, out, err = run_cli(capsys, *args)
         assert code == 0, err
         outputs.append((out, err))
     designee_doc = json.loads(outputs[4][0])
@@ -257,19 +251,19 @@ def test_cli_init_sign_delegate_verify_never_print_a_private_key(capsys, tmp_pat
 
 def test_cli_refusals_are_one_line(capsys, tmp_path):
     kdir = tmp_path / "director"
-    _run(capsys, "keys", "init", "--dir", str(kdir))
-    code, _, err = _run(capsys, "keys", "init", "--dir", str(kdir))
+    run_cli(capsys, "keys", "init", "--dir", str(kdir))
+    code, _, err = run_cli(capsys, "keys", "init", "--dir", str(kdir))
     assert code != 0 and "refusing to overwrite" in err and len(err.strip().splitlines()) == 1
     request, other = tmp_path / "r.json", tmp_path / "o.json"
     request.write_text(json.dumps(REQUEST))
     other.write_text(json.dumps(REQUEST | {"request_id": "x"}))
-    _run(capsys, "keys", "sign", str(request), "--scope", "disclose", "--key", str(kdir / "director.key"),
+    run_cli(capsys, "keys", "sign", str(request), "--scope", "disclose", "--key", str(kdir / "director.key"),
          "--out", str(tmp_path / "auth.json"))
-    code, _, err = _run(capsys, "keys", "verify", str(tmp_path / "auth.json"), str(other),
+    code, _, err = run_cli(capsys, "keys", "verify", str(tmp_path / "auth.json"), str(other),
                         "--director-key", str(kdir / "director.pub"))
     assert code == 1 and "bound to another request" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "bad.json").write_text("{not json")
-    code, _, err = _run(capsys, "keys", "sign", str(tmp_path / "bad.json"), "--scope", "x",
+    code, _, err = run_cli(capsys, "keys", "sign", str(tmp_path / "bad.json"), "--scope", "x",
                         "--key", str(kdir / "director.key"))
     assert code == 2 and "bad.json" in err
 

@@ -7,17 +7,11 @@ import pytest
 
 from checksums import table_checksums
 from conftest import ROOT
-from patronguard.cli import main
+from cli_helpers import run_cli
 
 POLICY = str(ROOT / "policy/westchester.yaml")
 
 
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def assert_one_line_error(code, err, *needles):

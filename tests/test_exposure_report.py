@@ -9,6 +9,7 @@ from conftest import ROOT, SMALL_SPEC
 from hand_sql import HAND_SQL, hand_counts
 from patronguard.retention import exposure_report, render_markdown, render_text
 from patronguard.store import open_store
+from patronguard.workflow.requests import place_hold_now
 
 AS_OF = SMALL_SPEC["until"]
 
@@ -31,7 +32,7 @@ def held_patron(small_ils_url):
 def test_report_counts_match_independent_sql(small_ils_url, held_patron, tmp_path, policy):
     anon, held = held_patron
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    open_store(store_url).place_legal_hold(held, reason="subpoena (test)", placed_by="test")
+    place_hold_now(open_store(store_url), held, reason="subpoena (test)", placed_by="test")
     report = exposure_report(small_ils_url, str(ROOT / f"policy/{policy}.yaml"), store_url=store_url, as_of=AS_OF)
     assert report.anonymous_patron == anon
     assert {t.table for t in report.tables} == set(HAND_SQL)

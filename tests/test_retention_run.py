@@ -11,6 +11,7 @@ from hand_sql import hand_counts
 from patronguard.ils import LibrarySpec, init_ils
 from patronguard.retention.run import run_retention, verify_only
 from patronguard.store import open_store
+from patronguard.workflow.requests import place_hold_now
 
 AS_OF = SMALL_SPEC["until"]
 POLICY = str(ROOT / "policy/westchester.yaml")
@@ -114,7 +115,7 @@ def test_legal_hold_keeps_a_patrons_records(ils_url, tmp_path):
             "ORDER BY COUNT(*) DESC, o.borrowernumber LIMIT 1"), {"a": anon}).scalar()
         counts = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t} WHERE {c} = :p"), {"p": held}).scalar()
                   for t, c in AGGREGATED.items()}
-    open_store(store_url).place_legal_hold(held, reason="court order (test)", placed_by="director")
+    place_hold_now(open_store(store_url), held, reason="court order (test)", placed_by="director")
     run_retention(ils_url, POLICY, store_url=store_url, as_of=AS_OF, batch_size=300)
     with engine.connect() as conn:
         after = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t} WHERE {c} = :p"), {"p": held}).scalar()

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import ROOT, SMALL_SPEC
-from patronguard.cli import main
+from cli_helpers import run_cli
 from patronguard.retention.run import run_retention
 
 POLICY = str(ROOT / "policy/westchester.yaml")
@@ -20,11 +20,7 @@ def ran(small_ils_sqlite_copy, tmp_path):
 
 
 def verify(capsys, ils, store) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["retention", "verify", "--db", ils, "--store", store, "--policy", POLICY, "--as-of", AS_OF])
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
+    return run_cli(capsys, "retention", "verify", "--db", ils, "--store", store, "--policy", POLICY, "--as-of", AS_OF)
 
 
 def _execute(url, sql, **params):

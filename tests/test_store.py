@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from patronguard.store import MIGRATIONS, current_version, migrate, open_store
 from patronguard.store.migrations import applied_versions
+from patronguard.workflow.requests import place_hold_now
 
 
 def test_migrations_apply_once_on_every_backend(empty_db_url):
@@ -32,5 +33,5 @@ def test_an_old_store_upgrades_through_every_step(empty_db_url):
 
 def test_legal_holds_round_trip(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 's.db'}")
-    store.place_legal_hold(42, reason="subpoena", placed_by="director")
+    place_hold_now(store, 42, reason="subpoena", placed_by="director")
     assert store.active_legal_holds() == {42}

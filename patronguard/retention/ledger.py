@@ -95,9 +95,6 @@ class Deltas:
             self.cells[cell] = sketch.merge(self.cells.get(cell, []), sketch.cell_hashes(key, cell, patrons))
         return int(total)
 
-    def stripped(self, source: str) -> int:
-        return self.counts.get(source, {}).get("stripped", 0)
-
     def to_blob(self) -> bytes:
         return pack_json({
             "circulation": self.circulation,
@@ -146,14 +143,16 @@ CIRCULATION_COLUMNS = ("source", "event", "day", "branch", "itemtype", "ccode", 
                        "events", "renewals", "amount")
 
 
-def _upsert_add_statement(conn: Connection, table: sa.Table, columns, add: list[str]):
+def _upsert_statement(conn: Connection, table: sa.Table, columns, update: list[str], *, add: bool):
+    """INSERT of ``columns``; on an existing primary key, ``update`` columns are added to (``add``) or replaced."""
     dialect = conn.dialect.name
     stmt = _insert(dialect)(table)
+    incoming = stmt.inserted if dialect == "mysql" else stmt.excluded
+    values = {c: (table.c[c] + incoming[c]) if add else incoming[c] for c in update}
     if dialect == "mysql":
-        stmt = stmt.on_duplicate_key_update({c: table.c[c] + stmt.inserted[c] for c in add})
+        stmt = stmt.on_duplicate_key_update(values)
     else:
-        stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key],
-                                          set_={c: table.c[c] + stmt.excluded[c] for c in add})
+        stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key], set_=values)
     return stmt.values({name: sa.bindparam(name) for name in columns})
 
 
@@ -162,7 +161,7 @@ def upsert_add_tuples(conn: Connection, table: sa.Table, columns: tuple[str, ...
     """``upsert_add`` for driver-ready tuples in ``columns`` order (positional paramstyles only)."""
     if not rows:
         return
-    compiled = _upsert_add_statement(conn, table, columns, add).compile(dialect=conn.dialect)
+    compiled = _upsert_statement(conn, table, columns, add, add=True).compile(dialect=conn.dialect)
     if not compiled.positional or tuple(compiled.positiontup) != tuple(columns):
         raise RuntimeError("upsert_add_tuples needs a positional paramstyle in column order")
     conn.exec_driver_sql(str(compiled), rows)
@@ -172,21 +171,14 @@ def upsert_add(conn: Connection, table: sa.Table, rows: list[dict], add: list[st
     """Insert rows; where the primary key exists, add the ``add`` columns instead."""
     if not rows:
         return
-    executemany_compiled(conn, _upsert_add_statement(conn, table, list(rows[0]), add), rows)
+    executemany_compiled(conn, _upsert_statement(conn, table, list(rows[0]), add, add=True), rows)
 
 
 def upsert_replace(conn: Connection, table: sa.Table, rows: list[dict], replace: list[str]) -> None:
+    """Insert rows; where the primary key exists, replace the ``replace`` columns instead."""
     if not rows:
         return
-    dialect = conn.dialect.name
-    stmt = _insert(dialect)(table)
-    if dialect == "mysql":
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in replace})
-    else:
-        stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key],
-                                          set_={c: stmt.excluded[c] for c in replace})
-    for start in range(0, len(rows), 2000):
-        conn.execute(stmt, rows[start:start + 2000])
+    executemany_compiled(conn, _upsert_statement(conn, table, list(rows[0]), replace, add=False), rows)
 
 
 def apply_deltas(conn: Connection, store: Store, deltas: Deltas) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import InputError
 from ..policy import LoadedPolicy
-from .batches import RunContext, _check, _run_batch, scrub_free_text
+from .batches import RunContext, _check, _run_batch, aggregate_into, scrub_free_text
 from .ledger import Deltas
 
 SCOPE = re.compile(r"^(?:(?P<older>older-than):(?P<days>\d{1,5})|(?P<patron>patron):(?P<number>\d{1,12}))$")
@@ -89,7 +89,6 @@ def purge_patron_history(ctx: RunContext, borrowernumber: int) -> Deltas:
             if not count:
                 continue
             if scope.table_map.aggregate is not None:
-                from .batches import aggregate_into
                 _check(count, aggregate_into(conn, ctx, scope, mine, deltas), f"{name} aggregation")
                 deltas.count(name, "aggregated", count)
                 scrubbed += scrub_free_text(conn, ctx, scope, mine)

@@ -23,10 +23,6 @@ from typing import Iterable
 K = 32
 
 
-def cell_hash(key: bytes, cell: tuple[str, ...], patron: int) -> int:
-    return cell_hashes(key, cell, [patron])[0]
-
-
 def cell_hashes(key: bytes, cell: tuple[str, ...], patrons) -> list[int]:
     """The k smallest keyed hashes of ``patrons`` in ``cell`` (one cell's contribution)."""
     keyed = hashlib.blake2b(("\x1f".join(cell) + "\x1e").encode(), key=key, digest_size=8)

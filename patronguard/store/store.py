@@ -45,14 +45,6 @@ class Store:
             rows = conn.execute(sa.select(holds.c.borrowernumber).where(holds.c.released_at.is_(None)))
             return {r[0] for r in rows}
 
-    def place_legal_hold(self, borrowernumber: int, reason: str, placed_by: str, reference: str | None = None) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(self["legal_holds"].insert().values(
-                borrowernumber=borrowernumber, reason=reason, reference=reference,
-                placed_at=_utcnow(), placed_by=placed_by,
-            ))
-            return int(result.inserted_primary_key[0])
-
     def record_run(self, *, kind: str, started_at: dt.datetime, as_of: dt.date, ils: str,
                    policy_library: str, policy_version: str, policy_sha256: str,
                    outcome: str, summary: dict) -> str:

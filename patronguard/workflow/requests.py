@@ -181,6 +181,18 @@ def place_hold(conn, store: Store, *, borrowernumber: int, reason: str, referenc
     return hold_id
 
 
+def place_hold_now(store: Store, borrowernumber: int, *, reason: str, placed_by: str,
+                   reference: str | None = None, request_id: str | None = None) -> int:
+    """Place a legal hold in its own transaction (audited, then checkpointed)."""
+    from ..audit import hashed_patron
+
+    with store.engine.begin() as conn:
+        hold_id = place_hold(conn, store, borrowernumber=borrowernumber, reason=reason, reference=reference,
+                             placed_by=placed_by, request_id=request_id, patron_hash=hashed_patron)
+    checkpoint(store)
+    return hold_id
+
+
 def release_hold(store: Store, hold_id: int, *, released_by: str) -> None:
     _finish(store, "legal_holds", "hold_id", hold_id, "released_at", {"released_by": released_by},
             what="legal hold", listing="holds list", already="was already released", kind="legal-hold-released")
