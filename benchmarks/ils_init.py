@@ -33,7 +33,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 from sqlalchemy.schema import CreateIndex, CreateTable  # noqa: E402
 
 from patronguard.ils import LibrarySpec, generate_library, init_ils  # noqa: E402
-from patronguard.ils.schema import KOHA_TABLES, metadata  # noqa: E402
+from patronguard.ils.line_schema import line_metadata, line_tables  # noqa: E402
 
 TARGET_SECONDS = 60.0
 TARGET_LOANS = 1_000_000
@@ -50,10 +50,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--db", type=Path, default=None,
                         help="SQLite file to build (default: a temporary file, removed afterwards)")
     parser.add_argument("--replace", action="store_true", help="replace Koha tables already in --db")
+    parser.add_argument("--koha-version", default="current", help="Koha release line (default: current)")
     return parser.parse_args()
 
 
-def _floor(path: Path, batches: list) -> tuple[float, float]:
+def _floor(path: Path, batches: list, metadata) -> tuple[float, float]:
     """Plain sqlite3, one transaction: create the tables, executemany the precomputed tuples, create the
     same indexes, ANALYZE as init_ils does. Returns (seconds to insert, seconds in all)."""
     dialect = sqlite_dialect.dialect()
@@ -86,6 +87,7 @@ def _floor(path: Path, batches: list) -> tuple[float, float]:
 def main() -> int:
     args = _parse()
     spec = LibrarySpec(patrons=args.patrons, loans=args.loans, years=args.years, seed=args.seed, until=args.until)
+    metadata, tables = line_metadata(args.koha_version), line_tables(args.koha_version)
     workdir = Path(tempfile.mkdtemp(prefix="pg_bench_"))
     db = args.db or workdir / "ils.db"
     floor_db = workdir / "floor.db"
@@ -94,7 +96,7 @@ def main() -> int:
 
     start = time.perf_counter()
     lines: list[str] = []
-    counts = init_ils(f"sqlite:///{db}", spec, replace=args.replace,
+    counts = init_ils(f"sqlite:///{db}", spec, replace=args.replace, koha_version=args.koha_version,
                       progress=lambda line: lines.append(f"  {time.perf_counter() - start:6.1f} s  {line}"))
     ours = time.perf_counter() - start
     print("\n".join(lines))
@@ -102,16 +104,17 @@ def main() -> int:
 
     gc.collect()
     start = time.perf_counter()
-    batches = [(b.table, b.columns, b.rows) for b in generate_library(spec, dialect="sqlite")]
+    batches = [(b.table, b.columns, b.rows)
+               for b in generate_library(spec, dialect="sqlite", koha_version=args.koha_version)]
     generation = time.perf_counter() - start
     assert sum(len(b[2]) for b in batches) == total_rows
-    inserted, floor = _floor(floor_db, batches)
+    inserted, floor = _floor(floor_db, batches, metadata)
     del batches
 
-    print(f"\n{'table':<24}{'rows':>12}")
-    for table in KOHA_TABLES:
-        print(f"{table:<24}{counts[table]:>12,}")
-    print(f"{'total':<24}{total_rows:>12,}\n")
+    print(f"\n{'table':<36}{'rows':>12}")
+    for table in tables:
+        print(f"{table:<36}{counts[table]:>12,}")
+    print(f"{'total':<36}{total_rows:>12,}\n")
     print(f"init_ils (everything)        {ours:7.1f} s   {spec.loans / ours:>10,.0f} loans/s   "
           f"{total_rows / ours:>10,.0f} rows/s")
     print(f"  rows only, no database     {generation:7.1f} s   (iterating generate_library)")

@@ -24,7 +24,7 @@ from tasks.retention import (  # noqa: E402
 )
 from tasks.retention_run import (  # noqa: E402
     apply_retention_to_table, count_rows_before, plan_retention, publish_run_artifact, record_run_and_audit,
-    summarise_run, validate_ils_after, verify_after_run,
+    refuse_unmapped_patron_data, summarise_run, validate_ils_after, verify_after_run,
 )
 
 
@@ -38,6 +38,8 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     authorize_scheduled_run(policy)
     run_date = resolve_run_date(policy, as_of)
     shape = inspect_ils_shape(ils_url)
+    if not dry_run:
+        refuse_unmapped_patron_data(shape, policy)
     validation = validate_ils_source(ils_url, shape)
     legal_holds = read_legal_holds(store_url)
     before = measure_exposure(ils_url, shape, policy, run_date, legal_holds, validation)
@@ -46,13 +48,13 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     if dry_run:
         record_report_run(store_url, before, started_at)
         return before
+    run_id, plan = plan_retention(ils_url, store_url, policy, run_date, legal_holds, batch_size)
     counts = count_rows_before(ils_url, shape)
-    run_id, tables = plan_retention(shape)
     applied = [
         apply_retention_to_table(table, ils_url, store_url, policy, run_date, legal_holds, batch_size, run_id)
-        for table in tables
+        for table in plan.tables
     ]
-    run = summarise_run(run_id, policy, before, applied)
+    run = summarise_run(run_id, policy, before, applied, plan)
     run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
     run.validation_after = validate_ils_after(ils_url, shape, counts).to_dict()
     publish_run_artifact(run)

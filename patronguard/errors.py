@@ -59,6 +59,18 @@ class NotKohaShapedError(TerminalError):
     """The connected database lacks a table or column the PII map requires."""
 
 
+class UnsupportedReleaseError(NotKohaShapedError):
+    """The connected Koha is of a release line patronguard has no facts for."""
+
+
+class UnmappedPatronDataError(TerminalError):
+    """The ILS holds patron data in a table or column no PII map (and no out-of-scope entry) covers."""
+
+
+class RunPlanError(TerminalError):
+    """The retention run cannot be planned against the columns this database has; nothing was written."""
+
+
 class IlsAlreadyInitialisedError(TerminalError):
     """``ils init`` found Koha tables already present."""
 

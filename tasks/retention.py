@@ -46,7 +46,7 @@ def inspect_ils_shape(ils_url: str | None) -> IlsShape:
 
 @task(name="validate-ils-source", **PATRON_DATA, **DATABASE_IO)
 def validate_ils_source(ils_url: str | None, shape: IlsShape) -> ValidationSummary:
-    with opened_ils(ils_url) as (engine, _):
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, _):
         return require_valid(validate_ils(engine, shape))
 
 
@@ -59,7 +59,7 @@ def read_legal_holds(store_url: str | None) -> frozenset[int]:
 @task(name="measure-exposure", **PATRON_DATA, **DATABASE_IO)
 def measure_exposure(ils_url: str | None, shape: IlsShape, loaded: LoadedPolicy, as_of: dt.date,
                      legal_holds: frozenset[int], validation: ValidationSummary) -> ExposureReport:
-    with opened_ils(ils_url) as (engine, _):
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, _):
         report = build_exposure_report(engine, shape, builtin_pii_map("koha"), loaded, as_of, legal_holds)
     report.validation = validation.to_dict()
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from patronguard.ils.piimap import builtin_pii_map
@@ -17,6 +17,7 @@ from patronguard.retention.engine import (
 )
 from patronguard.retention.exposure import ExposureReport
 from patronguard.retention.ledger import Deltas
+from patronguard.retention.plan import RetentionPlan, out_of_scope_findings, plan_run
 from patronguard.retention.render_run import render_run_markdown
 from patronguard.retention.run import AFTER_SUITE, RetentionRun, new_run, record_retention_run, rows_before
 from patronguard.retention.verify import Verification, require_verified, verify_retention
@@ -28,14 +29,27 @@ from .policy import DATABASE_IO, PATRON_DATA
 
 @task(name="count-rows-before", **PATRON_DATA, **DATABASE_IO)
 def count_rows_before(ils_url: str | None, shape: IlsShape) -> dict[str, int]:
-    with opened_ils(ils_url) as (engine, _):
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, _):
         return rows_before(engine, shape)
 
 
-@task(name="plan-retention", **PATRON_DATA)
-def plan_retention(shape: IlsShape) -> tuple[str, list[str]]:
-    """A run id and the tables to act on, in order (history first, expired patrons last)."""
-    return str(uuid.uuid4()), tables_in_order(builtin_pii_map("koha"), shape)
+@task(name="refuse-unmapped-patron-data", **PATRON_DATA)
+def refuse_unmapped_patron_data(shape: IlsShape, policy: LoadedPolicy) -> list[dict]:
+    """Stop before anything is written if the ILS holds patron data no map covers (and the policy does not
+    declare out of scope); return what the policy does declare out of scope."""
+    return out_of_scope_findings(shape, policy)
+
+
+@task(name="plan-retention", **PATRON_DATA, **DATABASE_IO)
+def plan_retention(ils_url: str | None, store_url: str | None, policy: LoadedPolicy, run_date: dt.date,
+                   legal_holds: frozenset[int], batch_size: int) -> tuple[str, RetentionPlan]:
+    """A run id and the plan: every table's step, in order, built and rehearsed against this database."""
+    run_id = str(uuid.uuid4())
+    with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
+        plan = plan_run(ctx, policy, run_date, tables_in_order(ctx.pii_map, ctx.shape))
+    for line in plan.lines():
+        get_run_logger().info(line)
+    return run_id, plan
 
 
 @task(name="apply-retention", task_run_name="apply-retention-{table}", **PATRON_DATA, **DATABASE_IO)
@@ -50,9 +64,11 @@ def apply_retention_to_table(table: str, ils_url: str | None, store_url: str | N
 
 
 @task(name="summarise-run", **PATRON_DATA)
-def summarise_run(run_id: str, policy: LoadedPolicy, before: ExposureReport, applied: list[dict]) -> RetentionRun:
+def summarise_run(run_id: str, policy: LoadedPolicy, before: ExposureReport, applied: list[dict],
+                  plan: RetentionPlan | None = None) -> RetentionRun:
     done = Deltas()
     run = new_run(run_id, policy, before, dry_run=False)
+    run.plan = plan
     for part in applied:
         step = Deltas()
         step.counts.update(part["counts"])
@@ -67,7 +83,7 @@ def summarise_run(run_id: str, policy: LoadedPolicy, before: ExposureReport, app
 @task(name="verify-retention", **PATRON_DATA, **DATABASE_IO)
 def verify_after_run(ils_url: str | None, store_url: str | None, shape: IlsShape, policy: LoadedPolicy,
                      run_date: dt.date, legal_holds: frozenset[int]) -> Verification:
-    with opened_ils(ils_url) as (engine, _), opened_store(store_url) as store:
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, _), opened_store(store_url) as store:
         result = verify_retention(engine, shape, builtin_pii_map("koha"), policy, run_date, store, legal_holds)
     result.exposure = None
     return require_verified(result)
@@ -75,7 +91,7 @@ def verify_after_run(ils_url: str | None, store_url: str | None, shape: IlsShape
 
 @task(name="validate-ils-after", **PATRON_DATA, **DATABASE_IO)
 def validate_ils_after(ils_url: str | None, shape: IlsShape, counts: dict[str, int]) -> ValidationSummary:
-    with opened_ils(ils_url) as (engine, _):
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, _):
         return require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts))
 
 

@@ -12,7 +12,7 @@ PATRON_HAS_LOAN = "t.{link} IN (SELECT i.borrowernumber FROM issues i)"
 PATRON_OWES = ("t.{link} IN (SELECT a.borrowernumber FROM accountlines a "
                "WHERE a.amountoutstanding > 0 AND a.borrowernumber IS NOT NULL)")
 GUARANTOR = ("t.{link} IN (SELECT r.guarantor_id FROM borrower_relationships r JOIN borrowers g "
-             "ON g.borrowernumber = r.guarantee_id WHERE g.dateexpiry IS NULL OR g.dateexpiry >= CURRENT_DATE)")
+             "ON g.borrowernumber = r.guarantee_id WHERE g.dateexpiry IS NULL OR g.dateexpiry >= :today)")
 PATRON_EXEMPTIONS = [("legal_hold", HELD), ("item_still_out", PATRON_HAS_LOAN), ("money_owed", PATRON_OWES),
                      ("guarantor_of_current_patron", GUARANTOR)]
 
@@ -43,10 +43,13 @@ HAND_SQL = {
 }
 EXTRA_WHERE = {"action_logs": " AND t.module IN ('MEMBERS', 'CIRCULATION', 'FINES', 'HOLDS', 'NOTICES')"}
 # a pending change request whose patron is gone is past retention whatever its age
-EXTRA_PAST = {"borrower_modifications": " OR NOT EXISTS (SELECT 1 FROM borrowers o WHERE o.borrowernumber = t.borrowernumber)"}
+# (borrowernumber 0 is a pending self-registration: nobody's orphan, it ages by its own timestamp)
+EXTRA_PAST = {"borrower_modifications": " OR (t.borrowernumber <> 0 AND NOT EXISTS "
+                                        "(SELECT 1 FROM borrowers o WHERE o.borrowernumber = t.borrowernumber))"}
 
 
-def hand_counts(conn, table: str, cutoff: dt.date, anon: int, held: list[int]) -> dict:
+def hand_counts(conn, table: str, cutoff: dt.date, anon: int, held: list[int], today: dt.date | None = None) -> dict:
+    """``today``: the run's as-of day (a guarantor of a patron whose card is current on that day is kept)."""
     source, link, age, is_date, reasons = HAND_SQL[table]
     case = " ".join(f"WHEN {cond.format(link=link)} THEN '{name}'" for name, cond in reasons)
     sql = (f"SELECT reason, past, COUNT(*), MIN(age) FROM ("
@@ -55,8 +58,11 @@ def hand_counts(conn, table: str, cutoff: dt.date, anon: int, held: list[int]) -
            f" FROM {source} WHERE {LINKED.format(link=link)}{EXTRA_WHERE.get(table, '')}) s GROUP BY reason, past")
     cut_type = sa.Date() if is_date else sa.DateTime()
     cut = cutoff if is_date else dt.datetime.combine(cutoff, dt.time.min)
-    stmt = sa.text(sql).bindparams(sa.bindparam("cut", cut, type_=cut_type), sa.bindparam("anon", anon),
-                                   sa.bindparam("held", held, expanding=True))
+    params = [sa.bindparam("cut", cut, type_=cut_type), sa.bindparam("anon", anon),
+              sa.bindparam("held", held, expanding=True)]
+    if ":today" in sql:
+        params.append(sa.bindparam("today", today or dt.date.today(), type_=sa.Date()))
+    stmt = sa.text(sql).bindparams(*params)
     out = {"identified": 0, "past_retention": 0, "exempt": {}, "actionable": 0, "oldest": None}
     for reason, past, n, oldest in conn.execute(stmt):
         out["identified"] += n

@@ -5,6 +5,8 @@ rules (an oracle written from the seed texts), so a rule that is too lax fails.
 """
 from __future__ import annotations
 
+import os
+
 import datetime as dt
 
 import pytest
@@ -21,7 +23,9 @@ from patronguard.gateway.vocabulary import FACTS
 from patronguard.policy import load_policy
 
 POLICIES = {name: load_policy(ROOT / f"policy/{name}.yaml") for name in ("westchester", "westport")}
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI explores a fixed sequence (a red CI must be reproducible); developers' runs explore anew each time
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    derandomize=bool(os.environ.get("CI")))
 PATRON_ACTIONS = {"list_checkouts", "item_count_and_due_dates", "view_record"}
 THIRD_PARTY_ACTIONS = {"disclose_records", "law_enforcement_request", "media_request", "emergency_release"}
 NOW = dt.datetime(2026, 1, 31, tzinfo=dt.timezone.utc)
@@ -203,7 +207,7 @@ def test_without_a_verifier_no_authorization_is_ever_trusted(request, name):
 @given(request=requests(), name=st.sampled_from(sorted(POLICIES)), signer=signers)
 def test_telephone_answers_never_include_titles(request, name, signer):
     d = decide(request, POLICIES[name], verify_authorization=make_verifier(signer), now=NOW)
-    if request.channel == "telephone":
+    if request.channel == "telephone" and request.subject is not None:  # about a patron (not anonymous counts)
         assert "titles" not in d.fields
         assert set(d.fields) <= {"item_count", "due_dates"}
 

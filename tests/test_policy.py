@@ -55,7 +55,7 @@ def _rule(data, records):
     (lambda d: _rule(d, "loan_history").update(records="loans"), "unknown record class 'loans'"),
     (lambda d: _rule(d, "loan_history").update(clauses=["westport-9"]), "['westport-9']"),
     (lambda d: _rule(d, "loan_history").update(clauses=[]), "retention.schedule[0].clauses"),
-    (lambda d: d["retention"]["schedule"].pop(), "no rule for records 'expired_patrons'"),
+    (lambda d: d["retention"]["schedule"].pop(), "no rule for records 'recalls'"),
     (lambda d: d["retention"]["schedule"].append(dict(d["retention"]["schedule"][0])), "scheduled twice"),
     (lambda d: d["policy"].update(timezone="Mars/Olympus"), "policy.timezone"),
     (lambda d: d["policy"].pop("version"), "policy.version: Field required"),

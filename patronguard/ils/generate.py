@@ -1,8 +1,8 @@
 """A deterministic synthetic public library, shaped like Koha.
 
 :func:`generate_library` turns a :class:`LibrarySpec` into the rows of every
-table in :mod:`patronguard.ils.schema`, parents before children, in chunks
-ready for ``executemany``. The same spec (including ``until``) gives the
+table of a Koha release line (:mod:`patronguard.ils.line_schema`), parents
+before children, in chunks ready for ``executemany``. The same spec (including ``until``) gives the
 same rows, byte for byte: everything is drawn from a ``Faker("en_US")``
 seeded with ``seed`` and from numpy generators spawned from ``seed``; the
 wall clock is only read when ``until`` is None (meaning today).
@@ -12,7 +12,14 @@ Row counts: ``spec.patrons`` is every patron ever enrolled, so
 AnonymousPatron included); ``spec.loans`` is every checkout, so
 ``len(issues) + len(old_issues) == loans``. Everything else follows from
 them (see each ``generate_*`` module): about 8 % holds, a fine for each late
-loan, statistics rows per issue/renew/return/payment, and so on.
+loan, statistics rows per issue/renew/return/payment, and so on. The
+smaller patron tables (suggestions, ILL requests, reviews, lists …, see
+:mod:`.generate_more`) hold a few percent of the members each.
+
+Rows are built for the ``current`` line and adapted to the requested one
+(:mod:`.generate_lines`): an older line gets the same library in the
+columns its Koha had (``renewals`` for ``renewals_count``, ``accounttype``
+codes, ``borrowers.guarantorid`` …), and only the tables it had.
 
 Loans of patrons with ``privacy = 2`` stay linked to them (Koha would
 anonymise them at return): the generated library is one whose anonymisation
@@ -36,11 +43,15 @@ from . import generate_logs as logs
 from . import generate_people_rows as people_rows
 from .generate_catalogue import CATEGORIES, branch_rows, build_catalogue, preference_rows
 from .generate_circulation import build_loans
+from .generate_extra import Extras
 from .generate_holds import build_holds
+from .generate_lines import LineRows
 from .generate_money import build_fines
+from .generate_more import extra_tables
 from .generate_names import Identities, Pools
-from .generate_people import KIND_STAFF, build_people
+from .generate_people import KIND_STAFF, People, build_people
 from .generate_util import DAY, Calendar, Columns, Formatter, chunks
+from .line_schema import DEFAULT_LINE, check_line
 
 #: Rows per ``executemany`` call.
 CHUNK_ROWS = 25_000
@@ -99,9 +110,9 @@ class TableRows:
 
 
 class _Library:
-    """Every model the row builders need, drawn once."""
+    """Every model the row builders need, drawn once, and the release line the rows are for."""
 
-    def __init__(self, spec: LibrarySpec, dialect: str) -> None:
+    def __init__(self, spec: LibrarySpec, dialect: str, line: str = DEFAULT_LINE) -> None:
         self.spec = spec
         self.cal = Calendar.build(spec.end, spec.years)
         self.fmt = Formatter(self.cal.start, dialect)
@@ -121,15 +132,26 @@ class _Library:
         recent = self.cal.end - streams[7].integers(3600, 5 * DAY, self.people.n)
         self.people.lastseen_t = np.where(staff, np.maximum(self.people.lastseen_t, recent),
                                           self.people.lastseen_t)
+        self.line = LineRows(line, self.cal, self.fmt, _first_guarantors(self.people))
+        extras = Extras(spec.seed, self.cal, self.fmt, self.pools, self.people, self.cat, self.loans, self.holds,
+                        self.line)
+        self.extras = list(extra_tables(extras))  # drawn now: nothing is left to fail once writing starts
 
     def tables(self) -> Iterator[Columns]:
-        """Each table's rows, parents before children (foreign keys hold at every step)."""
+        """Each table's rows in the line's columns, parents before children (foreign keys hold at every
+        step); tables the line does not have are left out."""
+        for table in self._tables():
+            adapted = self.line.adapt(table)
+            if adapted is not None:
+                yield adapted
+
+    def _tables(self) -> Iterator[Columns]:
         p, cal, fmt, rng = self.people, self.cal, self.fmt, self.rngs
         yield Columns("branches", ["branchcode", "branchname", "branchaddress1", "branchcity", "branchzip",
                                    "branchphone", "branchemail"], [list(c) for c in zip(*self.branches)])
         yield Columns("categories", ["categorycode", "description", "enrolmentperiod", "upperagelimit",
                                      "dateofbirthrequired", "category_type"], [list(c) for c in zip(*CATEGORIES)])
-        prefs = preference_rows(int(p.anon_idx) + 1)
+        prefs = preference_rows(int(p.anon_idx) + 1, self.line.facts.version_preference)
         yield Columns("systempreferences", ["variable", "value", "options", "explanation", "type"],
                       [list(c) for c in zip(*prefs)])
         yield people_rows.borrowers(p, fmt)
@@ -151,11 +173,21 @@ class _Library:
         yield logs.message_queue(cal, p, self.cat, self.loans, self.holds, self.branches, fmt, rng[11])
         yield circ_rows.items_last_borrower(self.loans, fmt)
         yield logs.search_history(cal, p, self.pools.words, fmt, rng[11])
+        yield from self.extras
 
 
-def generate_library(spec: LibrarySpec, *, dialect: str = "sqlite",
-                     chunk_rows: int = CHUNK_ROWS) -> Iterator[TableRows]:
-    """The synthetic library's rows, table by table, in chunks of at most ``chunk_rows``.
+def _first_guarantors(p: People) -> np.ndarray:
+    """By patron index: the borrowernumber of a juvenile's (first) guarantor, else None."""
+    out = np.full(p.n, None, dtype=object)
+    juveniles = int((p.category == "J").sum())
+    out[p.rel_guarantee[:juveniles]] = (p.rel_guarantor[:juveniles] + 1).astype(object)
+    return out
+
+
+def generate_library(spec: LibrarySpec, *, dialect: str = "sqlite", chunk_rows: int = CHUNK_ROWS,
+                     koha_version: str = DEFAULT_LINE) -> Iterator[TableRows]:
+    """The synthetic library's rows for the Koha release line ``koha_version``, table by table, in
+    chunks of at most ``chunk_rows``.
 
     The models (patrons, catalogue, loans, holds, fines) are drawn before this
     returns, so a failure there happens before anything is written; rows are
@@ -167,7 +199,7 @@ def generate_library(spec: LibrarySpec, *, dialect: str = "sqlite",
     """
     if not isinstance(spec, LibrarySpec):
         raise InputError(f"expected a LibrarySpec, got {type(spec).__name__}")
-    library = _Library(spec, dialect)
+    library = _Library(spec, dialect, check_line(koha_version))
 
     def rows() -> Iterator[TableRows]:
         for table in library.tables():

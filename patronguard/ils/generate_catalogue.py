@@ -45,16 +45,23 @@ def branch_rows(ids: Identities) -> list[tuple]:
     return rows
 
 
-def preference_rows(anonymous_borrowernumber: int) -> list[tuple]:
+def preference_rows(anonymous_borrowernumber: int, version: str) -> list[tuple]:
+    """Koha's ``Version`` (which release line this is), ``AnonymousPatron`` and the logging and privacy
+    preferences that decide where patron data accumulates."""
     return [
+        ("Version", version, "", "The Koha database version. WARNING: Do not change this value manually, "
+         "it is maintained by the webinstaller", None),
         ("AnonymousPatron", str(anonymous_borrowernumber), "",
          "Set the identifier (borrowernumber) of the anonymous patron (used for statistics and suggestions)",
          "Integer"),
         ("BorrowersLog", "1", "", "If ON, log edit/create/delete actions on patron data", "YesNo"),
         ("EnableOpacSearchHistory", "1", "YesNo", "Enable or disable opac search history", "YesNo"),
         ("IssueLog", "1", "", "If ON, log checkout activity", "YesNo"),
+        ("ILLModule", "1", "", "If ON, enables the interlibrary loans module.", "YesNo"),
         ("OPACPrivacy", "1", "", "if ON, allows patrons to define their privacy rules (reading history)",
          "YesNo"),
+        ("Pseudonymization", "1", "", "If enabled patrons and transactions will be copied in a separate table "
+         "for statistics purpose", "YesNo"),
         ("ReturnLog", "1", "", "If ON, enables the circulation (returns) log", "YesNo"),
         ("StoreLastBorrower", "1", "", "If ON, the last borrower to return an item will be stored in "
          "items.last_returned_by", "YesNo"),

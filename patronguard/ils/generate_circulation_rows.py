@@ -62,11 +62,11 @@ def items(cat: Catalogue, people: People, loans: Loans, holds: Holds, fmt: Forma
             b = loans.patron[back[it]]
             phone = people.mobile[b] or people.phone[b] or "no phone on file"
             notes[it] = f"Returned damaged by {people.firstname[b]} {people.surname[b]} ({phone}); fee discussed."
-    return Columns("items", ["itemnumber", "biblionumber", "barcode", "dateaccessioned", "homebranch",
-                             "holdingbranch", "price", "datelastborrowed", "datelastseen", "itemlost", "withdrawn",
-                             "itemcallnumber", "issues", "renewals", "reserves", "itemnotes", "itemnotes_nonpublic",
-                             "location", "onloan", "ccode", "itype"],
-                   [np.arange(1, n + 1), cat.biblio + 1, cat.barcode, fmt.days(cat.accessioned),
+    return Columns("items", ["itemnumber", "biblionumber", "biblioitemnumber", "barcode", "dateaccessioned",
+                             "homebranch", "holdingbranch", "price", "datelastborrowed", "datelastseen", "itemlost",
+                             "withdrawn", "itemcallnumber", "issues", "renewals", "reserves", "itemnotes",
+                             "itemnotes_nonpublic", "location", "onloan", "ccode", "itype"],
+                   [np.arange(1, n + 1), cat.biblio + 1, cat.biblio + 1, cat.barcode, fmt.days(cat.accessioned),
                     BRANCHES[cat.homebranch], BRANCHES[holding], cat.price,
                     fmt.days(loans.day[np.maximum(last, 0)], null=~borrowed), fmt.moments(seen), Const(0), Const(0),
                     cat.callnumber, np.minimum(loans.item_issues, 32767), np.minimum(loans.item_renewals, 32767),

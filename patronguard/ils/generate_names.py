@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from faker import Faker
@@ -37,6 +38,11 @@ class Pools:
 
     @classmethod
     def draw(cls, seed: int, *, towns: int = 12) -> "Pools":
+        """The pools for ``seed`` (drawn once per process: the arrays are only ever read)."""
+        return _draw(cls, int(seed), towns)
+
+    @classmethod
+    def _draw(cls, seed: int, towns: int) -> "Pools":
         fake = Faker("en_US")
         fake.seed_instance(seed)
         female = objects([fake.first_name_female() for _ in range(1500)])
@@ -62,6 +68,16 @@ class Pools:
         return cls(female=female, male=male, surnames=surnames, streets=streets,
                    towns=objects(town_names), zipcodes=zipcodes, state=state,
                    area_codes=np.array(area_codes), words=objects(words))
+
+
+@lru_cache(maxsize=4)
+def _draw(cls: type, seed: int, towns: int) -> Pools:
+    pools = cls._draw(seed, towns)
+    for value in vars(pools).values():
+        for array in value if isinstance(value, list) else [value]:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False  # shared between libraries drawn with this seed
+    return pools
 
 
 class Identities:

@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 
-from . import schema
 from .generate_names import Identities
 from .generate_people import KIND_ANON, KIND_MEMBER, KIND_STAFF, People
 from .generate_util import DAY, Calendar, Columns, Const, Formatter, hex_tokens, objects, pick
@@ -40,17 +39,17 @@ def _person_values(p: People, idx: np.ndarray, fmt: Formatter) -> dict:
     return values
 
 
-def _columns(table, values: dict) -> Columns:
-    names = [c.name for c in table.columns]
-    return Columns(table.name, names, [values.get(name, Const(None)) for name in names])
+def _columns(table: str, values: dict) -> Columns:
+    """The builder's values as rows; columns it leaves out are filled in per release line (generate_lines)."""
+    return Columns(table, list(values), list(values.values()))
 
 
 def borrowers(p: People, fmt: Formatter) -> Columns:
-    return _columns(schema.borrowers, _person_values(p, np.flatnonzero(~p.deleted), fmt))
+    return _columns("borrowers", _person_values(p, np.flatnonzero(~p.deleted), fmt))
 
 
 def deletedborrowers(p: People, fmt: Formatter) -> Columns:
-    return _columns(schema.deletedborrowers, _person_values(p, np.flatnonzero(p.deleted), fmt))
+    return _columns("deletedborrowers", _person_values(p, np.flatnonzero(p.deleted), fmt))
 
 
 def borrower_relationships(p: People) -> Columns:
@@ -75,13 +74,13 @@ def borrower_attributes(p: People, ids: Identities, rng: np.random.Generator) ->
     who = np.flatnonzero(member & (rng.random(n) < 0.7))
     add("NEWSLETTER", who, np.where(rng.random(len(who)) < 0.6, "yes", "no"))
     who = np.flatnonzero(member & (rng.random(n) < 0.8))
-    add("PREFCONTACT", who, np.array(["email", "phone", "sms", "mail"])[
+    add("CONTACTVIA", who, np.array(["email", "phone", "sms", "mail"])[
         rng.choice(4, size=len(who), p=[0.55, 0.25, 0.15, 0.05])])
     who = np.flatnonzero(juvenile & (rng.random(n) < 0.85))
     level = np.where(rng.random(len(who)) < 0.6, "Elementary", "Middle")
     add("SCHOOL", who, [f"{s} {lv} School" for s, lv in zip(ids.surnames(len(who)), level)])
     who = np.flatnonzero(juvenile & (rng.random(n) < 0.6))
-    add("PHOTOCONSENT", who, np.where(rng.random(len(who)) < 0.7, "Y", "N"))
+    add("PHOTO_OK", who, np.where(rng.random(len(who)) < 0.7, "Y", "N"))
     who = np.flatnonzero(adult & (rng.random(n) < 0.08))
     sex = ids.sexes(len(who))
     add("ALTCONTACT", who, [f"{f} {s}, {ph}" for f, s, ph in
@@ -122,8 +121,8 @@ def borrower_modifications(p: People, cal: Calendar, ids: Identities, fmt: Forma
     when = np.maximum(when, p.enrolled_t[idx] + 60)
     tokens = np.full(k, "", dtype=object)
 
-    # Pending self-registrations: no patron yet (borrowernumber 0), a verification token.
-    s = max(1, p.n // 1500)
+    # Pending self-registrations: no patron yet (borrowernumber 0), a verification token, all recent.
+    s = max(2, p.n // 1000)
     sex = ids.sexes(s)
     first, last = ids.first_names(sex), ids.surnames(s)
     addr = ids.addresses(s, np.ones(len(ids.pools.towns)))
@@ -133,13 +132,15 @@ def borrower_modifications(p: People, cal: Calendar, ids: Identities, fmt: Forma
              "branchcode": np.full(s, "MAIN", dtype=object), "dateofbirth": fmt.days(cal.days - 1 - age),
              **{key: addr[key] for key in ("address", "address2", "city", "state", "zipcode")}}
     rows = {name: _concat(values.get(name), fresh.get(name), k, s) for name in set(values) | set(fresh)}
-    rows["timestamp"] = fmt.moments(np.concatenate([when, cal.end - rng.integers(DAY, 30 * DAY, s)]))
+    fresh_t = cal.end - rng.integers(3600, 30 * DAY, s)
+    fresh_t[0] = cal.end - rng.integers(3600, 2 * DAY)  # one from the last two days
+    rows["timestamp"] = fmt.moments(np.concatenate([when, fresh_t]))
     rows["verification_token"] = np.concatenate([tokens, objects(hex_tokens(rng, s))])
     rows["changed_fields"] = np.concatenate([changed, np.full(
         s, "firstname,surname,sex,address,address2,city,state,zipcode,email,phone,dateofbirth", dtype=object)])
     rows["extended_attributes"] = np.concatenate([np.full(k, None, dtype=object), objects(
         [json.dumps([{"code": "NEWSLETTER", "attribute": "yes"}])] * s)])
-    return _columns(schema.borrower_modifications, rows)
+    return _columns("borrower_modifications", rows)
 
 
 def _concat(a, b, k: int, s: int) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""``patronguard ils init``: create the Koha tables and fill them with a synthetic library.
+"""``patronguard ils init``: create the Koha tables of a release line and fill them with a synthetic library.
+
+``koha_version`` picks the release line (``19.11`` … ``current``, see
+:mod:`.release`): its tables and columns come from the line's facts
+(:mod:`.line_schema`), ``systempreferences.Version`` states the line's
+version, and the rows are the same library in that line's columns
+(:mod:`.generate_lines`).
 
 All or nothing: the existing-table check happens before anything is
 written, the synthetic models are drawn before the first write, and the
@@ -8,6 +14,8 @@ database exactly as it was — with ``replace``, the previous tables are still
 there. On MariaDB, DDL commits implicitly: a failure drops every Koha table
 the run created, so the database is left without Koha tables (with
 ``replace``, the previous ones are already gone) rather than half-filled.
+"Koha tables" are those some supported line has: ``replace`` drops exactly
+those present (whatever line they are of), nothing else.
 
 Secondary indexes are created after the rows are loaded (faster than
 maintaining them row by row). On SQLite the load runs with
@@ -27,19 +35,25 @@ from sqlalchemy.schema import CreateTable
 from ..db import connect, masked
 from ..errors import DatabaseUnavailableError, IlsAlreadyInitialisedError, InputError
 from .generate import LibrarySpec, generate_library
-from .schema import KOHA_TABLES, metadata
+from .line_schema import DEFAULT_LINE, check_line, known_tables, line_metadata
 
 #: Tables whose ids are shared with their history table (Koha moves the row).
 _SHARED_IDS = {"issues": ("issue_id", "old_issues"), "reserves": ("reserve_id", "old_reserves")}
 _SQLITE_LOAD = {"synchronous": "OFF", "cache_size": "-262144", "temp_store": "MEMORY"}
+#: Tables reported one by one while loading; the others are summed up in one line.
+_REPORTED = {"borrowers", "deletedborrowers", "borrower_relationships", "borrower_attributes",
+             "borrower_modifications", "biblio", "items", "issues", "old_issues", "reserves", "old_reserves",
+             "statistics", "accountlines", "action_logs", "message_queue", "items_last_borrower", "search_history"}
 
 
 def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
-             progress: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Create Koha's patron-data tables at ``url`` and load the library ``spec`` describes.
+             progress: Callable[[str], None] | None = None, koha_version: str = DEFAULT_LINE) -> dict[str, int]:
+    """Create the tables of Koha release line ``koha_version`` at ``url`` and load the library ``spec``
+    describes.
 
-    Returns the number of rows loaded per table (every table of
-    :data:`~patronguard.ils.schema.KOHA_TABLES`). Raises
+    Returns the number of rows loaded per table (every table of the line,
+    see :func:`~patronguard.ils.line_schema.line_tables`). Raises
+    :class:`InputError` for a line that is not supported, and
     :class:`IlsAlreadyInitialisedError` before writing anything if a Koha
     table exists and ``replace`` is False; with ``replace`` the Koha tables
     (only those) are dropped and regenerated. ``progress`` receives short
@@ -47,7 +61,8 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
     """
     if not isinstance(spec, LibrarySpec):
         raise InputError(f"init_ils needs a LibrarySpec, got {type(spec).__name__}")
-    say = progress or (lambda line: None)
+    line = check_line(koha_version)
+    say = progress or (lambda text: None)
     engine = connect(url, option="--db", must_exist=False, create_dirs=True)
     try:
         before = _koha_tables(engine)
@@ -56,9 +71,10 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
             raise IlsAlreadyInitialisedError(
                 f"--db {masked(url)} already has Koha tables ({shown}); "
                 "pass --replace to drop and regenerate them")
-        batches = generate_library(spec, dialect=engine.dialect.name)  # models drawn: nothing written yet
+        # models drawn: nothing written yet
+        batches = generate_library(spec, dialect=engine.dialect.name, koha_version=line)
         try:
-            counts = _load(engine, batches, replace=bool(before), say=say)
+            counts = _load(engine, line_metadata(line), batches, replace=bool(before), say=say)
         except OperationalError as exc:
             reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
             raise DatabaseUnavailableError(f"--db {masked(url)}: loading the ILS failed: {reason}") from None
@@ -67,36 +83,66 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
         engine.dispose()
 
 
-def _koha_tables(engine: Engine) -> list[str]:
+def _koha_tables(engine: Engine | Connection) -> list[str]:
+    """The Koha tables (of any supported line) present, borrowers first."""
     present = set(sa.inspect(engine).get_table_names())
-    found = [t for t in KOHA_TABLES if t in present]
-    return sorted(found, key=lambda t: (t != "borrowers", KOHA_TABLES.index(t)))
+    return [t for t in known_tables() if t in present]
 
 
-def _load(engine: Engine, batches, *, replace: bool, say: Callable[[str], None]) -> dict[str, int]:
+def _drop(bind: Engine | Connection, names: list[str]) -> None:
+    """Drop these Koha tables, borrowers (the parent of every foreign key they have) last.
+
+    MariaDB and PostgreSQL drop them in one statement; a table outside them that still
+    refers to one of them makes the drop fail rather than lose its foreign key."""
+    if not names:
+        return
+    quote = bind.dialect.identifier_preparer.quote
+    ordered = sorted(names, key=lambda t: t == "borrowers")
+    with bind.connect() if isinstance(bind, Engine) else _same(bind) as conn:
+        if conn.dialect.name == "sqlite":
+            for name in ordered:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+        else:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(quote(n) for n in ordered)}")
+        if isinstance(bind, Engine):
+            conn.commit()
+
+
+class _same:
+    """``with`` on a connection that is already open (and stays open)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _load(engine: Engine, metadata: sa.MetaData, batches, *, replace: bool,
+          say: Callable[[str], None]) -> dict[str, int]:
     dialect = engine.dialect
     sqlite = dialect.name == "sqlite"
     before = set(_koha_tables(engine))
-    counts = {t: 0 for t in KOHA_TABLES}
+    counts = {t.name: 0 for t in metadata.sorted_tables}
     with engine.connect() as conn:
         saved = _sqlite_pragmas(conn, _SQLITE_LOAD) if sqlite else None
         try:
             if sqlite:
                 conn.exec_driver_sql("BEGIN")  # DDL joins the transaction (pysqlite would autocommit it)
             if replace:
-                metadata.drop_all(conn, checkfirst=True)
+                _drop(conn, _koha_tables(conn))
             for table in metadata.sorted_tables:
                 conn.execute(CreateTable(table))
             _insert_all(conn, batches, counts, say)
-            indexes = [ix for table in metadata.sorted_tables for ix in sorted(table.indexes, key=lambda i: i.name)]
-            for index in indexes:
-                index.create(conn)
-            say(f"indexes: {len(indexes)} created")
+            say(f"indexes: {_create_indexes(conn, metadata)} created")
             if sqlite:
                 conn.exec_driver_sql("PRAGMA analysis_limit=400")
                 conn.exec_driver_sql("ANALYZE")
             if dialect.name == "postgresql":
-                _postgres_sequences(conn)
+                _postgres_sequences(conn, metadata)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -111,6 +157,31 @@ def _load(engine: Engine, batches, *, replace: bool, say: Callable[[str], None])
     return counts
 
 
+def _create_indexes(conn: Connection, metadata: sa.MetaData) -> int:
+    """The secondary indexes, after the load. MariaDB gets one ALTER TABLE per table (each ALTER
+    costs about as much as the whole small load) and keeps the index it made for each foreign key."""
+    mysql = conn.dialect.name in ("mysql", "mariadb")
+    quote = conn.dialect.identifier_preparer.quote
+    made = 0
+    for table in metadata.sorted_tables:
+        indexes = [ix for ix in sorted(table.indexes, key=lambda i: i.name) if not (mysql and _on_foreign_key(ix))]
+        if mysql and indexes:
+            parts = [f"ADD {'UNIQUE ' if ix.unique else ''}INDEX {quote(ix.name)} "
+                     f"({', '.join(quote(c.name) for c in ix.columns)})" for ix in indexes]
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} {', '.join(parts)}")
+        else:
+            for index in indexes:
+                index.create(conn)
+        made += len(indexes)
+    return made
+
+
+def _on_foreign_key(index: sa.Index) -> bool:
+    """A one-column index on a foreign-key column: MariaDB made one when it created the key."""
+    columns = list(index.columns)
+    return not index.unique and len(columns) == 1 and bool(columns[0].foreign_keys)
+
+
 def _insert_all(conn: Connection, batches, counts: dict[str, int], say: Callable[[str], None]) -> None:
     quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -123,8 +194,11 @@ def _insert_all(conn: Connection, batches, counts: dict[str, int], say: Callable
                 f"VALUES ({', '.join([mark] * len(batch.columns))})")
         conn.exec_driver_sql(sql, batch.rows)
         counts[batch.table] += len(batch.rows)
-        if batch.last:
+        if batch.last and batch.table in _REPORTED:
             _report(batch.table, counts, say)
+    others = [t for t in counts if t not in _REPORTED and t not in ("branches", "categories", "systempreferences")]
+    filled = [t for t in others if counts[t]]
+    say(f"other patron tables: {sum(counts[t] for t in others):,} rows in {len(filled)} of {len(others)} tables")
 
 
 def _report(table: str, counts: dict[str, int], say: Callable[[str], None]) -> None:
@@ -151,16 +225,17 @@ def _sqlite_pragmas(conn: Connection, wanted: dict[str, str]) -> dict[str, str]:
     return previous
 
 
-def _postgres_sequences(conn: Connection) -> None:
+def _postgres_sequences(conn: Connection, metadata: sa.MetaData) -> None:
     """Explicit ids do not advance SERIAL sequences: move each past the largest id loaded."""
     for table in metadata.sorted_tables:
         column = table.autoincrement_column
         if column is None:
             continue
         sources = [table.name] + ([_SHARED_IDS[table.name][1]] if table.name in _SHARED_IDS else [])
-        biggest = " , ".join(f"(SELECT max({column.name}) FROM {name})" for name in sources)
+        quote = conn.dialect.identifier_preparer.quote
+        biggest = " , ".join(f"(SELECT max({quote(column.name)}) FROM {quote(name)})" for name in sources)
         conn.exec_driver_sql(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+            f"SELECT setval(pg_get_serial_sequence('{quote(table.name)}', '{column.name}'), "
             f"coalesce(greatest({biggest}), 0) + 1, false)")
 
 
@@ -183,8 +258,5 @@ def _clean_up(engine: Engine, before: set[str]) -> None:
     this run and is dropped.
     """
     transactional = engine.dialect.name in ("sqlite", "postgresql")
-    present = set(_koha_tables(engine))
-    doomed = present - before if transactional else present
-    if doomed:
-        tables = [t for t in metadata.sorted_tables if t.name in doomed]
-        metadata.drop_all(engine, tables=tables, checkfirst=True)
+    present = _koha_tables(engine)
+    _drop(engine, [t for t in present if not transactional or t not in before])

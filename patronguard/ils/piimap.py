@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..datafiles import load_model
 from ..errors import PiiMapError
 
-ColumnRole = Literal["link", "identity", "quasi", "free_text", "staff", "none"]
+ColumnRole = Literal["link", "identity", "quasi", "free_text", "staff", "pseudonym", "none"]
 Category = Literal["a", "b", "c"]
-Lifecycle = Literal["history", "identity", "active", "reference"]
-ExemptionKind = Literal["legal_hold", "item_still_out", "money_owed", "patron_keeps_history", "guarantor_of_current_patron"]
+Lifecycle = Literal["history", "identity", "active", "owned", "child", "reference"]
+ExemptionKind = Literal["legal_hold", "item_still_out", "money_owed", "patron_keeps_history",
+                        "guarantor_of_current_patron", "still_open"]
 ExemptionVia = Literal["patron", "item", "loan", "row"]
 RetentionAction = Literal["aggregate_then_strip", "strip", "delete", "anonymise_then_delete"]
 
@@ -35,7 +36,11 @@ EXEMPTION_VIAS: dict[str, set[str]] = {
     "money_owed": {"patron", "loan", "row"},
     "patron_keeps_history": {"patron"},
     "guarantor_of_current_patron": {"patron"},
+    "still_open": {"row"},
 }
+
+#: Link targets that are not the patron key but still resolve to a patron (``link_to``).
+PSEUDONYM = "pseudonym"
 
 
 class _Strict(BaseModel):
@@ -52,16 +57,48 @@ class LinkCondition(_Strict):
     in_: list[str] = Field(alias="in", min_length=1)
 
 
+class RowCondition(_Strict):
+    """A test on one column of the row (data, never eval): exactly one of ``in``,
+    ``not_in``, ``is_null`` or ``today_or_later``."""
+
+    column: str = Field(examples=["STATUS"])
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1, examples=[["ASKED", "CHECKED"]])
+    not_in: list[str] | None = Field(default=None, min_length=1)
+    is_null: Literal[True] | None = None
+    today_or_later: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "RowCondition":
+        given = [k for k in ("in_", "not_in", "is_null", "today_or_later") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of in, not_in, is_null: true or today_or_later: true")
+        return self
+
+
 class Exemption(_Strict):
     kind: ExemptionKind = Field(examples=["legal_hold"])
-    via: ExemptionVia = "patron"
+    via: ExemptionVia | None = None
+    #: still_open only: the row is an open transaction when any of these holds
+    when: list[RowCondition] | None = None
 
     @model_validator(mode="after")
     def _via_fits_kind(self) -> "Exemption":
-        if self.via not in EXEMPTION_VIAS[self.kind]:
+        via = self.via or ("row" if self.kind == "still_open" else "patron")
+        object.__setattr__(self, "via", via)
+        if via not in EXEMPTION_VIAS[self.kind]:
             allowed = ", ".join(sorted(EXEMPTION_VIAS[self.kind]))
-            raise ValueError(f"exemption {self.kind} cannot be checked via {self.via!r}; use one of: {allowed}")
+            raise ValueError(f"exemption {self.kind} cannot be checked via {via!r}; use one of: {allowed}")
+        if (self.kind == "still_open") != bool(self.when):
+            raise ValueError("'when' (the conditions of an open transaction) goes with kind still_open, and only there")
         return self
+
+
+class ParentLink(_Strict):
+    """A child table's rows belong to a row of ``table``: ``column`` holds that row's ``key``."""
+
+    table: str = Field(examples=["illrequests"])
+    column: str = Field(examples=["illrequest_id"])
+    key: str = Field(examples=["illrequest_id"])
 
 
 class ValueExpr(_Strict):
@@ -72,9 +109,9 @@ class ValueExpr(_Strict):
     columns); ``map`` translates values, ``default`` fills what is unmapped.
     """
 
-    column: str | None = None
+    column: str | list[str] | None = None   # a list: the first of them this database has
     value: str | None = None
-    coalesce: list[str] | None = None
+    coalesce: list[str] | None = None        # columns this database lacks are left out
     map: dict[str, str] | None = None
     default: str | None = None
 
@@ -86,7 +123,8 @@ class ValueExpr(_Strict):
         return self
 
     def refs(self) -> list[str]:
-        return ([self.column] if self.column else []) + (self.coalesce or [])
+        column = [self.column] if isinstance(self.column, str) else (self.column or [])
+        return column + (self.coalesce or [])
 
 
 class AggregateSpec(_Strict):
@@ -99,7 +137,7 @@ class AggregateSpec(_Strict):
     ccode: ValueExpr | None = None
     patron_category: ValueExpr | None = None
     birth_date: str | None = Field(default=None, examples=["patron.dateofbirth"])
-    renewals: str | None = None
+    renewals: str | list[str] | None = Field(default=None, examples=[["renewals_count", "renewals"]])
     amount: str | None = None
 
     @field_validator("event", "branch", "itemtype", "ccode", "patron_category", mode="before")
@@ -108,7 +146,8 @@ class AggregateSpec(_Strict):
         return {"column": value} if isinstance(value, str) else value
 
     def refs(self) -> list[str]:
-        out = [self.day] + [r for r in (self.birth_date, self.renewals, self.amount) if r]
+        renewals = [self.renewals] if isinstance(self.renewals, str) else (self.renewals or [])
+        out = [self.day] + renewals + [r for r in (self.birth_date, self.amount) if r]
         for expr in (self.event, self.branch, self.itemtype, self.ccode, self.patron_category):
             if expr is not None:
                 out.extend(expr.refs())
@@ -121,14 +160,26 @@ class TableMap(_Strict):
     lifecycle: Lifecycle = Field(examples=["history"])
     records: str | None = Field(default=None, examples=["loan_history"])
     optional: bool = False
+    #: the Koha release lines that have this table (None: every supported line)
+    since: str | None = Field(default=None, examples=["21.11"])
     key: list[str]
     link: str | None = None
+    #: the patron column the link holds: the patron key (default), another patron column
+    #: such as ``cardnumber``, or ``pseudonym`` (a keyed hash only Koha can resolve)
+    link_to: str | None = Field(default=None, examples=["cardnumber"])
     link_when: LinkCondition | None = None
+    #: a link value that names no patron but still marks personal data (Koha's pending
+    #: self-registrations carry borrowernumber 0): such rows age by the table's own date
+    unlinked_value: int | None = None
     identifies: Literal["link", "row"] = "link"
     age: str | None = Field(default=None, examples=["returndate", "patron.dateexpiry"])
     orphans_expire: bool = False   # rows whose patron no longer exists are past retention whatever their age
     exemptions: list[Exemption] = []
     aggregate: AggregateSpec | None = None
+    #: child tables: the row of another table each row belongs to (deleted with it)
+    parent: ParentLink | None = None
+    #: what happens to this table's rows naming a patron whose record is removed
+    on_patron_removal: Literal["delete", "strip"] = "delete"
     columns: dict[str, ColumnSpec]
 
     @field_validator("columns", mode="before")
@@ -140,22 +191,41 @@ class TableMap(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "TableMap":
-        holds_patron_data = self.lifecycle != "reference"
-        if holds_patron_data:
-            for name in ("category", "link", "age"):
-                if getattr(self, name) is None:
-                    raise ValueError(f"a {self.lifecycle} table needs '{name}'")
-            if self.columns.get(self.link, ColumnSpec(role="none")).role != "link":
-                raise ValueError(f"link column {self.link!r} must be classified with role 'link'")
-            if not self.age.startswith("patron.") and self.age not in self.columns:
-                raise ValueError(f"age column {self.age!r} is not among the table's columns")
+        if self.lifecycle != "reference" and self.category is None:
+            raise ValueError(f"a {self.lifecycle} table needs 'category'")
+        if self.lifecycle == "child":
+            if self.parent is None:
+                raise ValueError("a child table needs 'parent' (the table, column and key its rows belong to)")
+            if self.parent.column not in self.columns:
+                raise ValueError(f"parent column {self.parent.column!r} is not among the table's columns")
+        elif self.parent is not None:
+            raise ValueError("'parent' goes with lifecycle child only")
+        needs_link = self.lifecycle in ("history", "identity", "active", "owned")
+        if needs_link and self.link is None:
+            raise ValueError(f"a {self.lifecycle} table needs 'link'")
+        if self.link is not None:
+            if self.columns.get(self.link, ColumnSpec(role="none")).role not in ("link", "pseudonym"):
+                raise ValueError(f"link column {self.link!r} must be classified with role 'link' (or 'pseudonym')")
+        if self.lifecycle in ("history", "identity", "active") and self.age is None:
+            raise ValueError(f"a {self.lifecycle} table needs 'age'")
+        if self.age and not self.age.startswith("patron.") and self.age not in self.columns:
+            raise ValueError(f"age column {self.age!r} is not among the table's columns")
         if self.lifecycle in ("history", "identity") and not self.records:
             raise ValueError(f"a {self.lifecycle} table needs 'records' (the record class the policy schedules)")
-        if self.lifecycle in ("active", "reference") and self.records:
+        if self.lifecycle not in ("history", "identity") and self.records:
             raise ValueError(f"a {self.lifecycle} table is not scheduled; remove 'records'")
+        if self.link_to == PSEUDONYM:
+            bad = [e.kind for e in self.exemptions if e.via != "row"]
+            if bad:
+                raise ValueError(f"a pseudonymous link cannot be resolved to a patron, so exemption {bad[0]} "
+                                 "cannot be checked; only still_open applies")
         for col in self.key:
             if col not in self.columns:
                 raise ValueError(f"key column {col!r} is not among the table's columns")
+        for ex in self.exemptions:
+            for cond in ex.when or []:
+                if cond.column not in self.columns:
+                    raise ValueError(f"exemption still_open tests {cond.column!r}, which is not among the table's columns")
         if self.aggregate:
             for ref in self.aggregate.refs():
                 if "." not in ref and ref not in self.columns:
@@ -163,6 +233,11 @@ class TableMap(_Strict):
                 if "." in ref and ref.split(".", 1)[0] not in ("item", "patron"):
                     raise ValueError(f"aggregate reference {ref!r}: use a column, item.<column> or patron.<column>")
         return self
+
+    @property
+    def links_patron_key(self) -> bool:
+        """True if the link column holds the patron key itself (not a card number or a pseudonym)."""
+        return self.link is not None and self.link_to is None
 
     @property
     def scheduled(self) -> bool:
@@ -188,6 +263,9 @@ class PiiMap(_Strict):
     patron_table: str
     patron_key: str
     anonymous_patron_preference: str | None = None
+    #: column names that, in any table, hold a patron's key (or a person's): what
+    #: ``ils check`` looks for in tables the map does not know
+    patron_link_names: list[str] = Field(default=[], examples=[["borrowernumber", "manager_id"]])
     record_classes: dict[str, RecordClass]
     tables: dict[str, TableMap]
 
@@ -206,7 +284,18 @@ class PiiMap(_Strict):
                     and table.aggregate is None:
                 raise ValueError(f"table {name}: records {table.records!r} admit aggregate_then_strip, so "
                                  "the table needs an 'aggregate' section")
+            if table.parent:
+                parent = self.tables.get(table.parent.table)
+                if parent is None:
+                    raise ValueError(f"table {name}: parent {table.parent.table!r} is not mapped under tables")
+                if table.parent.key not in parent.columns:
+                    raise ValueError(f"table {name}: parent key {table.parent.key!r} is not a column of "
+                                     f"{table.parent.table}")
         return self
+
+    def children_of(self, name: str) -> dict[str, TableMap]:
+        """Child tables whose rows belong to rows of ``name``."""
+        return {child: t for child, t in self.tables.items() if t.parent and t.parent.table == name}
 
     def scheduled_tables(self) -> dict[str, TableMap]:
         return {name: t for name, t in self.tables.items() if t.scheduled}

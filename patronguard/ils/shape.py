@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from ..db import masked
 from ..errors import NotKohaShapedError
 from .piimap import PiiMap, TableMap
+from .release import KohaRelease, detect_release
+from .unmapped import UnmappedColumn, find_unmapped
 
 
 @dataclass
@@ -28,6 +30,9 @@ class IlsShape:
     anonymous_patron: int | None = None
     dialect: str = ""
     notes: list[str] = field(default_factory=list)
+    release: KohaRelease | None = None
+    #: columns that look like patron data and are in no map (see ``unmapped.py``)
+    unmapped: list[UnmappedColumn] = field(default_factory=list)
 
     def has_column(self, table: str, column: str) -> bool:
         return table in self.tables and column in self.tables[table].c
@@ -62,8 +67,38 @@ def read_anonymous_patron(engine: Engine, pii_map: PiiMap, tables: dict[str, sa.
     return number or None
 
 
-def inspect_ils(engine: Engine, pii_map: PiiMap) -> IlsShape:
-    """Reflect the mapped tables; raise NotKohaShapedError naming what is missing."""
+def _is_integer(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.Integer)
+
+
+def _is_dated(column: sa.Column) -> bool:
+    return isinstance(column.type, (sa.Date, sa.DateTime))
+
+
+def check_column_types(where: str, name: str, table_map: TableMap, table: sa.Table, pii_map: PiiMap) -> None:
+    """Links to the patron key must be integers and age columns dates: anything else means the PII map's
+    reading of this table would be wrong, so stop before anything is written."""
+    if name == pii_map.patron_table:
+        key = [c.name for c in table.primary_key.columns]
+        if key != [pii_map.patron_key]:
+            raise NotKohaShapedError(f"{where}: table {name} has primary key {key or 'none'}; "
+                                     f"expected [{pii_map.patron_key!r}]")
+    if table_map.links_patron_key:
+        for column in table_map.columns_with("link"):
+            if column in table.c and not _is_integer(table.c[column]):
+                raise NotKohaShapedError(
+                    f"{where}: column {name}.{column} is {table.c[column].type}; expected an integer patron "
+                    f"link ({pii_map.patron_table}.{pii_map.patron_key})")
+    if table_map.age and not table_map.age_via_patron and not _is_dated(table.c[table_map.age]):
+        raise NotKohaShapedError(f"{where}: column {name}.{table_map.age} is {table.c[table_map.age].type}; "
+                                 "expected a DATE, DATETIME or TIMESTAMP (it dates the row for retention)")
+
+
+def inspect_ils(engine: Engine, pii_map: PiiMap, *, scan_unmapped: bool = True) -> IlsShape:
+    """Detect the Koha release, reflect the mapped tables, find unmapped patron data;
+    raise NotKohaShapedError (or UnsupportedReleaseError) naming what was found and what was expected.
+    ``scan_unmapped=False`` skips the search for unmapped patron data (for a unit of work inside a run
+    that has already refused or accepted it)."""
     present = set(sa.inspect(engine).get_table_names())
     missing = [name for name, t in pii_map.tables.items() if not t.optional and name not in present]
     where = masked(engine.url)
@@ -79,6 +114,8 @@ def inspect_ils(engine: Engine, pii_map: PiiMap) -> IlsShape:
         absent = [c for c in required_columns(name, pii_map.tables[name], pii_map) if c not in tables[name].c]
         if absent:
             raise NotKohaShapedError(f"{where} is not Koha-shaped: table {name!r} has no column {absent[0]!r}")
+        check_column_types(where, name, pii_map.tables[name], tables[name], pii_map)
+    release = detect_release(engine, present)
     shape = IlsShape(
         tables=tables,
         missing_optional_tables=[n for n, t in pii_map.tables.items() if t.optional and n not in present],
@@ -87,6 +124,8 @@ def inspect_ils(engine: Engine, pii_map: PiiMap) -> IlsShape:
             for name in names
         },
         dialect=engine.dialect.name,
+        release=release,
+        unmapped=find_unmapped(engine, pii_map, present) if scan_unmapped else [],
     )
     shape.unclassified_columns = {k: v for k, v in shape.unclassified_columns.items() if v}
     for name in shape.missing_optional_tables:

@@ -58,11 +58,27 @@ class RetentionRule(_Strict):
     reason: str = Field(min_length=1, examples=["Loan history is needed only until the item is back and settled."])
 
 
+class OutOfScope(_Strict):
+    """Patron data the library has decided patronguard does not govern, and why (reported and audited every run)."""
+
+    table: str = Field(min_length=1, examples=["local_patron_notes"])
+    column: str | None = Field(default=None, examples=["note"])   # None: the whole table
+    reason: str = Field(min_length=1, examples=["Kept by the Friends of the Library under their own agreement."])
+
+    def covers(self, table: str, column: str) -> bool:
+        return self.table == table and (self.column is None or self.column == column)
+
+    def describe(self) -> str:
+        return f"{self.table}.{self.column}" if self.column else f"{self.table} (whole table)"
+
+
 class RetentionSchedule(_Strict):
     decided_by: str = Field(examples=["Library Director"])
     clauses: list[str] = Field(min_length=1, examples=[["westport-3"]])
     anonymous_patron: Literal["koha_preference", "null"] = Field(examples=["koha_preference"])
     schedule: list[RetentionRule] = Field(min_length=1)
+    #: patron data found in the ILS that the schedule deliberately leaves alone
+    out_of_scope: list[OutOfScope] = []
 
     @field_validator("schedule")
     @classmethod

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..errors import RunPlanError
 from ..ils.piimap import AggregateSpec, PiiMap, ValueExpr
 from ..ils.shape import IlsShape
 from .scope import RowScope
@@ -37,6 +38,7 @@ class _Refs:
         self.scope, self.source = scope, scope.source
         refs = spec.refs()
         self.item = self.patron = None
+        self.patron_source = shape.tables[pii_map.patron_table]
         if any(r.startswith("item.") for r in refs):
             self.item = shape.tables["items"].alias("agg_item")
             self.source = self.source.outerjoin(self.item, self.item.c.itemnumber == scope.table.c.itemnumber)
@@ -44,7 +46,21 @@ class _Refs:
             self.patron = shape.tables[pii_map.patron_table].alias("agg_patron")
             self.source = self.source.outerjoin(self.patron, self.patron.c[pii_map.patron_key] == scope.link)
 
-    def column(self, ref: str) -> sa.ColumnElement:
+    def has(self, ref: str) -> bool:
+        if ref.startswith("item."):
+            return ref[5:] in self.item.c
+        if ref.startswith("patron."):
+            return ref[7:] in self.patron.c
+        return ref in self.scope.table.c
+
+    def column(self, ref: str | list[str]) -> sa.ColumnElement:
+        """A column; of a list of alternatives, the first this database has (older Koha lines name
+        some columns differently, e.g. ``renewals`` before ``renewals_count``)."""
+        if isinstance(ref, list):
+            present = [r for r in ref if self.has(r)]
+            if not present:
+                raise RunPlanError(f"{self.scope.name}: none of the columns {', '.join(ref)} is in this database")
+            ref = present[0]
         if ref.startswith("item."):
             return self.item.c[ref[5:]]
         if ref.startswith("patron."):
@@ -56,7 +72,14 @@ class _Refs:
             return _quoted(UNKNOWN)
         if e.value is not None:
             return _quoted(e.value)
-        base = self.column(e.column) if e.column else sa.func.coalesce(*(self.column(c) for c in e.coalesce))
+        if e.column:
+            base = self.column(e.column)
+        else:  # coalesce over the columns this database has (e.g. debit_type_code/credit_type_code or accounttype)
+            present = [c for c in e.coalesce if self.has(c)]
+            if not present:
+                raise RunPlanError(f"{self.scope.name}: none of the columns {', '.join(e.coalesce)} is in this database")
+            base = (self.column(present[0]) if len(present) == 1
+                    else sa.func.coalesce(*(self.column(c) for c in present)))
         if e.map:
             base = sa.case(*((base == _quoted(k), _quoted(v)) for k, v in e.map.items()),
                            else_=_quoted(e.default) if e.default is not None else sa.cast(base, sa.String))

@@ -3,8 +3,7 @@
 * ``strip_by_key``     aggregate (optional), scrub free text, re-point the patron link — tables with a one-column key;
 * ``strip_by_slice``   the same for tables without a key (Koha's ``statistics``), in slices of the age column;
 * ``delete_rows``      delete rows (action logs, notices, search history, …);
-* ``remove_patrons``   expired patrons: their remaining history aggregated and stripped, their other rows
-                       deleted, the patron row anonymised, then deleted.
+(expired patrons are removed by ``patrons.remove_patrons`` on the same machinery.)
 
 Every batch goes through the ledger (prepare → ILS commit → complete), so a
 run killed at any point neither loses nor double-counts a row. Keyset paging
@@ -14,24 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from .. import faults
 from ..errors import TransientError
-from ..ils.piimap import PiiMap
-from ..ils.shape import IlsShape
-from ..store import Store
-from .aggregate import AGE_BANDS, UNKNOWN, circulation_facts
-from .ledger import Deltas, Ledger
-from .scope import RowScope, row_scope
+from .aggregate import circulation_facts
+from .children import delete_children
+from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
+from .ledger import Deltas
+from .scope import RowScope
 from .scrub import PatronIdentifiers, scrub_text
-
-IN_CHUNK = 10_000
 
 
 class BatchMismatchError(TransientError):
@@ -39,66 +34,20 @@ class BatchMismatchError(TransientError):
     Nothing of the batch was committed; trying again redoes it on the new state."""
 
 
-@dataclass
-class RunContext:
-    ils: Engine
-    shape: IlsShape
-    pii_map: PiiMap
-    store: Store
-    ledger: Ledger
-    run_id: str
-    legal_holds: frozenset[int]
-    hash_key: bytes
-    anonymous_value: int | None
-    batch_size: int
-    progress: Callable[[str], None]
-    batch_ids: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def dialect(self) -> str:
-        return self.shape.dialect
-
-    def scope(self, name: str) -> RowScope:
-        return row_scope(name, self.shape, self.pii_map, self.legal_holds, self.notes)
-
-    def lock(self, query: sa.Select, table: sa.Table) -> sa.Select:
-        """Row locks on servers; SQLite's write transaction (BEGIN IMMEDIATE) already excludes writers."""
-        if self.dialect == "postgresql":
-            return query.with_for_update(of=table)
-        if self.dialect == "mysql":
-            return query.with_for_update()
-        return query
-
-
-def driver_rows(conn: Connection, statement: sa.Select) -> list[tuple]:
-    """All rows as the driver's plain tuples: no Row objects for what can be a million rows.
-    Only for results made of text, numbers and dates, which need no SQLAlchemy processing."""
-    result = conn.execute(statement)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
-
-
-def chunks(values: list, size: int = IN_CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 def keys_in(column: sa.ColumnElement, keys: list[int], dialect: str) -> sa.ColumnElement[bool]:
     """``column IN keys`` as one bound value: a JSON array on SQLite, an array on PostgreSQL
-    (no per-key parameters to compile); a plain IN list on MariaDB."""
+    (no per-key parameters to compile); on MariaDB/MySQL the integers written into the SQL
+    (``keysets.mysql_keys_in``)."""
+    from .keysets import MYSQL_DIALECTS, mysql_keys_in
+
     if dialect == "sqlite":
         values = sa.func.json_each(sa.bindparam("batch_keys", json.dumps(keys), type_=sa.String)).table_valued("value")
         return column.in_(sa.select(values.c.value))
     if dialect == "postgresql":
         return column == sa.any_(sa.bindparam("batch_keys", keys, type_=postgresql.ARRAY(sa.Integer)))
+    if dialect in MYSQL_DIALECTS:
+        return mysql_keys_in(column, keys)
     return column.in_(keys)
-
-
-def in_list(column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
-    return sa.or_(*(column.in_(chunk) for chunk in chunks(values))) if values else sa.false()
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -120,7 +69,7 @@ def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -
     keys = scope.key_columns() or [scope.age, scope.link]
     query = (
         sa.select(*keys, *(t.c[c] for c in text_cols), *(patrons.c[c] for c in ident_cols))
-        .select_from(t.outerjoin(patrons, patrons.c[ctx.pii_map.patron_key] == scope.link))
+        .select_from(t.outerjoin(patrons, patrons.c[scope.table_map.link_to or ctx.pii_map.patron_key] == scope.link))
         .where(sa.or_(*(t.c[c].is_not(None) for c in text_cols)), where)  # cheap test first
     )
     updates = []
@@ -270,11 +219,14 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
             return None
         state["next"] = values[-1]
         by_link = page is scope.link
-        deleted = sum(conn.execute(scope.table.delete().where(
-            sa.and_(eligible, page.in_(chunk)) if by_link else page.in_(chunk))).rowcount for chunk in chunks(values))
+        deltas = Deltas()
+        deleted = 0
+        for chunk in chunks(values):
+            these = sa.and_(eligible, page.in_(chunk)) if by_link else page.in_(chunk)
+            delete_children(conn, ctx, name, these, deltas)  # rows that belong to these (Koha's FK cascades)
+            deleted += conn.execute(scope.table.delete().where(these)).rowcount
         if not by_link:
             _check(len(values), deleted, f"{name} delete")
-        deltas = Deltas()
         deltas.count(name, "deleted", deleted)
         return {"patrons" if by_link else "keys": values}, deltas, deleted, 0
 
@@ -285,90 +237,3 @@ def merge_counts(total: Deltas, deltas: Deltas) -> None:
     for table, counts in deltas.counts.items():
         for what, n in counts.items():
             total.count(table, what, n)
-
-
-def remove_patrons(ctx: RunContext, cutoff: dt.date) -> Deltas:
-    """Expired patrons: history aggregated and stripped, other rows deleted, patron anonymised then deleted."""
-    patron_table = ctx.pii_map.patron_table
-    scope = ctx.scope(patron_table)
-    (key,) = scope.key_columns()
-    eligible = scope.eligible(cutoff)
-
-    def work(conn: Connection, state: dict):
-        query = sa.select(key).where(eligible).order_by(key).limit(ctx.batch_size)
-        if state["last"] is not None:
-            query = query.where(key > state["last"])
-        patrons = conn.execute(ctx.lock(query, scope.table)).scalars().all()
-        if not patrons:
-            return None
-        state["next"] = patrons[-1]
-        deltas = Deltas()
-        scrubbed = release_patron_rows(conn, ctx, patrons, deltas)
-        count_removed_patrons(conn, ctx, scope, patrons, deltas)
-        wipe = {c.name: None for c in scope.table.c
-                if c.nullable and ctx.pii_map.tables[patron_table].columns.get(c.name) is not None
-                and ctx.pii_map.tables[patron_table].columns[c.name].role in ("identity", "quasi", "free_text")}
-        anonymised = sum(conn.execute(scope.table.update().where(key.in_(chunk)).values(wipe)).rowcount
-                         for chunk in chunks(patrons))
-        deleted = sum(conn.execute(scope.table.delete().where(key.in_(chunk))).rowcount for chunk in chunks(patrons))
-        _check(len(patrons), deleted, f"{patron_table} delete")
-        deltas.count(patron_table, "anonymised", anonymised)
-        deltas.count(patron_table, "deleted", deleted)
-        return {"patrons": patrons}, deltas, deleted, scrubbed
-
-    return _loop(ctx, patron_table, "anonymise_then_delete", work, Deltas(), "deleted")
-
-
-def release_patron_rows(conn: Connection, ctx: RunContext, patrons: list[int], deltas: Deltas) -> int:
-    """Every other row naming these patrons: history aggregated and stripped, the rest deleted."""
-    scrubbed = 0
-    for name, table_map in ctx.pii_map.tables.items():
-        if name == ctx.pii_map.patron_table or name not in ctx.shape.tables:
-            continue
-        t = ctx.shape.tables[name]
-        links = [c for c in table_map.columns_with("link") if c in t.c]
-        if not links:
-            continue
-        if table_map.aggregate is not None and table_map.lifecycle == "history":
-            scope = ctx.scope(name)
-            mine = sa.and_(*scope.identifying, in_list(scope.link, patrons))
-            key_cols = scope.key_columns()
-            if len(key_cols) == 1:
-                count = conn.execute(sa.select(sa.func.count()).select_from(t).where(mine)).scalar()
-                if count:
-                    scrubbed += strip_rows(conn, ctx, scope, mine, count, True, deltas)[1]
-            else:
-                rows = aggregate_into(conn, ctx, scope, mine, deltas)
-                deltas.count(name, "aggregated", rows)
-                scrubbed += scrub_free_text(conn, ctx, scope, mine)
-                changed = sum(conn.execute(t.update().where(scope.link.in_(chunk))
-                                           .values({scope.link.name: ctx.anonymous_value})).rowcount
-                              for chunk in chunks(patrons))
-                _check(rows, changed, f"{name} strip")
-                deltas.count(name, "stripped", changed)
-        else:
-            condition = sa.or_(*(in_list(t.c[c], patrons) for c in links))
-            if table_map.link_when:
-                condition = sa.and_(condition, t.c[table_map.link_when.column].in_(table_map.link_when.in_))
-            deltas.count(name, "deleted", conn.execute(t.delete().where(condition)).rowcount)
-    return scrubbed
-
-
-def count_removed_patrons(conn: Connection, ctx: RunContext, scope: RowScope, patrons: list[int],
-                          deltas: Deltas) -> None:
-    """Demographics of the patrons about to go: expiry year, branch, category, age band, enrolment year."""
-    t = scope.table
-    years = sa.extract("year", t.c.dateexpiry) - sa.extract("year", t.c.dateofbirth)
-    band = sa.case(*((years.between(lo, hi), sa.literal_column(f"'{label}'")) for lo, hi, label in AGE_BANDS),
-                   else_=sa.literal_column(f"'{UNKNOWN}'"))
-    inner = sa.select(
-        sa.func.coalesce(sa.extract("year", t.c.dateexpiry), 0).label("expiry_year"),
-        sa.func.coalesce(t.c.branchcode, UNKNOWN).label("branch"),
-        sa.func.coalesce(t.c.categorycode, UNKNOWN).label("patron_category"),
-        band.label("age_band"),
-        sa.func.coalesce(sa.extract("year", t.c.dateenrolled), 0).label("enrolled_year"),
-    ).where(in_list(scope.link, patrons)).subquery("demo")
-    dims = [inner.c[n] for n in ("expiry_year", "branch", "patron_category", "age_band", "enrolled_year")]
-    for row in conn.execute(sa.select(*dims, sa.func.count()).group_by(*dims)):
-        k = (int(row[0]), row[1], row[2], row[3], int(row[4]))
-        deltas.patrons_removed[k] = deltas.patrons_removed.get(k, 0) + int(row[5])

@@ -24,7 +24,8 @@ from ..keys import SecretKeyError, fingerprint, patron_hash_key
 from ..policy import LoadedPolicy
 from ..store import Store
 from .asof import cutoff_for
-from .batches import RunContext, delete_rows, in_list, remove_patrons, strip_by_key, strip_by_slice
+from .batches import RunContext, delete_rows, in_list, strip_by_key, strip_by_slice
+from .patrons import remove_patrons
 from .exposure import ExposureReport
 from .ledger import Deltas, Ledger, unpack_json
 
@@ -48,6 +49,7 @@ class TableOutcome:
     scrubbed: int = 0
     deleted: int = 0
     anonymised: int = 0
+    staff_links_cleared: int = 0
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -87,7 +89,13 @@ def make_context(ils: Engine, shape: IlsShape, pii_map: PiiMap, loaded: LoadedPo
         ils=ils, shape=shape, pii_map=pii_map, store=store, ledger=Ledger(store), run_id=run_id or str(uuid.uuid4()),
         legal_holds=legal_holds, hash_key=checked_hash_key(store), anonymous_value=anonymous_value(loaded, shape),
         batch_size=check_batch_size(batch_size), progress=progress or (lambda _m: None),
+        actions=policy_actions(pii_map, loaded),
     )
+
+
+def policy_actions(pii_map: PiiMap, loaded: LoadedPolicy) -> dict[str, str]:
+    """Table → the policy's action for its record class."""
+    return {name: loaded.policy.rule_for(t.records).action for name, t in pii_map.scheduled_tables().items()}
 
 
 # ----------------------------------------------------------------------------- recovery
@@ -153,6 +161,7 @@ def recover_pending_batches(ctx: RunContext) -> dict[str, int]:
 def apply_to_table(ctx: RunContext, loaded: LoadedPolicy, table: str, as_of: dt.date) -> Deltas:
     """Apply the policy's action for ``table``'s record class to its eligible rows."""
     table_map = ctx.pii_map.tables[table]
+    ctx.as_of = as_of
     rule = loaded.policy.rule_for(table_map.records)
     cutoff = cutoff_for(as_of, rule.keep_days)
     if rule.action == "anonymise_then_delete":
@@ -172,17 +181,30 @@ def tables_in_order(pii_map: PiiMap, shape: IlsShape) -> list[str]:
     return order + [pii_map.patron_table]
 
 
+WITH_PATRON = "with_patron"   # the records of a row changed only because its patron was removed
+
+
 def outcomes(before: ExposureReport, loaded: LoadedPolicy, done: Deltas) -> list[TableOutcome]:
-    out = []
+    """One line per scheduled table, then one per table changed only as a side effect of removing
+    patrons (their holds in progress, lists, files …), so no deletion goes unreported."""
+    out, seen = [], set()
     for t in before.tables:
-        counts = done.counts.get(t.table, {})
-        out.append(TableOutcome(
-            table=t.table, records=t.records, action=t.action, cutoff=t.cutoff, examined=t.past_retention,
-            exempt=dict(t.exempt), aggregated=counts.get("aggregated", 0), stripped=counts.get("stripped", 0),
-            scrubbed=counts.get("scrubbed", 0), deleted=counts.get("deleted", 0),
-            anonymised=counts.get("anonymised", 0),
-        ))
+        seen.add(t.table)
+        out.append(_outcome(t.table, t.records, t.action, t.cutoff, done.counts.get(t.table, {}),
+                            examined=t.past_retention, exempt=dict(t.exempt)))
+    patron_cutoff = next((t.cutoff for t in before.tables if t.records == "expired_patrons"), before.as_of)
+    for table, counts in sorted(done.counts.items()):
+        if table not in seen and counts:
+            out.append(_outcome(table, WITH_PATRON, "deleted or stripped with the patron", patron_cutoff, counts))
     return out
+
+
+def _outcome(table: str, records: str, action: str, cutoff: dt.date, counts: dict, **extra) -> TableOutcome:
+    return TableOutcome(
+        table=table, records=records, action=action, cutoff=cutoff, aggregated=counts.get("aggregated", 0),
+        stripped=counts.get("stripped", 0), scrubbed=counts.get("scrubbed", 0), deleted=counts.get("deleted", 0),
+        anonymised=counts.get("anonymised", 0), staff_links_cleared=counts.get("staff_links_cleared", 0), **extra,
+    )
 
 
 def outcome_dicts(items: list[TableOutcome]) -> list[dict]:
@@ -196,6 +218,6 @@ def retention_context(ils_url: str | None, store_url: str | None, loaded: Loaded
     from ..store import opened_store
     from .report import opened_ils
 
-    with opened_ils(ils_url, write=True) as (engine, shape), opened_store(store_url) as store:
+    with opened_ils(ils_url, write=True, scan_unmapped=False) as (engine, shape), opened_store(store_url) as store:
         yield make_context(engine, shape, builtin_pii_map("koha"), loaded, store, legal_holds, batch_size,
                            progress, run_id)

@@ -129,7 +129,7 @@ def measure_table(engine: Engine, name: str, table_map: TableMap, shape: IlsShap
         table=name, category=table_map.category, records=table_map.records, action=rule.action,
         keep_days=rule.keep_days, cutoff=cutoff, clauses=policy.cite(rule.clauses),
     )
-    scope = row_scope(name, shape, pii_map, legal_holds, notes)
+    scope = row_scope(name, shape, pii_map, legal_holds, notes, as_of)
     inner = identifying_rows_query(scope, cutoff).subquery("r")
     query = (
         sa.select(inner.c.reason, inner.c.past, sa.func.count().label("n"), sa.func.min(inner.c.age).label("oldest"))

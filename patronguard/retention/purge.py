@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError
 from ..policy import LoadedPolicy
 from .batches import RunContext, _check, _run_batch, aggregate_into, scrub_free_text
+from .children import delete_children
 from .ledger import Deltas
 
 SCOPE = re.compile(r"^(?:(?P<older>older-than):(?P<days>\d{1,5})|(?P<patron>patron):(?P<number>\d{1,12}))$")
@@ -98,6 +100,7 @@ def purge_patron_history(ctx: RunContext, borrowernumber: int) -> Deltas:
                 deltas.count(name, "stripped", changed)
                 deltas.count(name, "scrubbed", scrubbed)
             else:
+                delete_children(conn, ctx, name, mine, deltas)
                 deleted = conn.execute(scope.table.delete().where(mine)).rowcount
                 deltas.count(name, "deleted", deleted)
             rows += count
@@ -144,11 +147,15 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
     from .batches import merge_counts
     from .engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
     from .exposure import build_exposure_report
+    from .plan import out_of_scope_findings
     from .report import opened_ils
 
     day = now_day(loaded)
     pii_map = builtin_pii_map("koha")
-    with opened_ils(ils_url, write=confirm) as (engine, shape), opened_store(store_url) as store:
+    with ExitStack() as stack:
+        engine, shape = stack.enter_context(opened_ils(ils_url, write=confirm))
+        out_of_scope_findings(shape, loaded)  # unmapped patron data stops a purge as it stops a run
+        store = stack.enter_context(opened_store(store_url))
         holds = frozenset(store.active_legal_holds())
         ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, progress)
         if scope.kind == "older_than":

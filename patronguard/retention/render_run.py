@@ -34,6 +34,9 @@ def render_run_text(run: RetentionRun) -> str:
         out += ["", "Exempt (kept), by reason:"] + [f"  {e}" for e in exempt]
     if any(run.recovered.values()):
         out.append(f"Recovered from a killed run: {run.recovered}")
+    if run.plan is not None:
+        out += ["", f"Release: {run.plan.release}"] + [f"  {c}" for c in run.plan.choices]
+        out += [f"  out of scope by policy: {o['what']} — {o['reason']}" for o in run.plan.out_of_scope]
     if run.verification is not None:
         out.append(f"Verified: {'yes' if run.verification.ok else 'NO'}; {len(run.batch_ids)} batches.")
     return "\n".join(out)
@@ -46,6 +49,9 @@ def render_run_markdown(run: RetentionRun) -> str:
     if exempt:
         out += ["", "## Exempt (kept), by reason", ""] + [f"- {e}" for e in exempt]
     out += ["", "## Cutoffs", ""] + [f"- {o.table}: before {o.cutoff.isoformat()} ({o.records})" for o in run.tables]
+    if run.plan is not None:
+        out += ["", "## Plan for this database", "", f"- {run.plan.release}"] + [f"- {c}" for c in run.plan.choices]
+        out += [f"- out of scope by policy: {o['what']} — {o['reason']}" for o in run.plan.out_of_scope]
     if run.verification is not None:
         out += ["", f"Verification: **{'passed' if run.verification.ok else 'FAILED'}**; batches: {len(run.batch_ids)}."]
     return "\n".join(out) + "\n"

@@ -28,20 +28,21 @@ from .render import render_json, render_markdown
 Progress = Callable[[str], None]
 
 
-def open_ils(url: str | None, pii_map: PiiMap | None = None, *, write: bool = False) -> tuple[Engine, IlsShape]:
+def open_ils(url: str | None, pii_map: PiiMap | None = None, *, write: bool = False,
+             scan_unmapped: bool = True) -> tuple[Engine, IlsShape]:
     """Connect to an existing ILS and check it is Koha-shaped."""
     engine = connect(settings.ils_url(url), option="--db", must_exist=True, write=write)
     try:
-        return engine, inspect_ils(engine, pii_map or builtin_pii_map("koha"))
+        return engine, inspect_ils(engine, pii_map or builtin_pii_map("koha"), scan_unmapped=scan_unmapped)
     except Exception:
         engine.dispose()
         raise
 
 
 @contextmanager
-def opened_ils(url: str | None, *, write: bool = False):
+def opened_ils(url: str | None, *, write: bool = False, scan_unmapped: bool = True):
     """``open_ils`` for one unit of work: yields (engine, shape), closes the connections afterwards."""
-    engine, shape = open_ils(url, write=write)
+    engine, shape = open_ils(url, write=write, scan_unmapped=scan_unmapped)
     try:
         yield engine, shape
     finally:

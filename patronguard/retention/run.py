@@ -25,6 +25,7 @@ from .engine import (
 )
 from .exposure import ExposureReport, build_exposure_report
 from .ledger import Deltas
+from .plan import RetentionPlan, out_of_scope_findings, plan_run
 from .report import open_ils, opened_ils, record_report
 from .verify import Verification, require_verified, verify_retention
 
@@ -47,6 +48,7 @@ class RetentionRun:
     verification: Verification | None = None
     validation_before: dict | None = None
     validation_after: dict | None = None
+    plan: RetentionPlan | None = None
 
     def summary(self) -> dict:
         """Counts, dates and ids only: what Prefect, the store and the audit log may keep."""
@@ -56,6 +58,7 @@ class RetentionRun:
             "tables": outcome_dicts(self.tables), "recovered": self.recovered,
             "batches": len(self.batch_ids),
             "verified": None if self.verification is None else self.verification.ok,
+            "plan": None if self.plan is None else self.plan.to_dict(),
         }
 
 
@@ -110,23 +113,29 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
     pii_map = builtin_pii_map("koha")
     engine, shape = open_ils(ils_url, write=not dry_run)
     try:
+        out_of_scope_findings(shape, loaded)  # refuse unmapped patron data before anything else
+        say(f"found {shape.release.describe()}")
         say("validating the ILS with the ils_source expectation suite")
         before_check: ValidationSummary = require_valid(validate_ils(engine, shape))
         store = open_store(store_url)
         holds = frozenset(store.active_legal_holds())
+        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, say)
+        say("planning: every step built and rehearsed against this database's columns")
+        plan = plan_run(ctx, loaded, day, tables_in_order(pii_map, shape), write=not dry_run)
+        for line in plan.lines():
+            say(line)
         before = build_exposure_report(engine, shape, pii_map, loaded, day, holds)
         if dry_run:
             run = new_run(str(uuid.uuid4()), loaded, before, True)
-            run.validation_before = before_check.to_dict()
+            run.validation_before, run.plan = before_check.to_dict(), plan
             record_retention_run(store, run, started)
             return run
         counts = rows_before(engine, shape)
-        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, say)
         run = new_run(ctx.run_id, loaded, before, False)
-        run.validation_before = before_check.to_dict()
+        run.validation_before, run.plan = before_check.to_dict(), plan
         run.recovered = recover_pending_batches(ctx)
         done = Deltas()
-        for table in tables_in_order(pii_map, shape):
+        for table in plan.tables:
             merge_counts(done, apply_to_table(ctx, loaded, table, day))
         run.tables, run.batch_ids = outcomes(before, loaded, done), list(ctx.batch_ids)
         say("verifying: nothing identifying left past retention, warehouse equals ledger")
@@ -143,7 +152,7 @@ def verify_only(ils_url: str | None = None, policy_path: str | None = None, *, s
     """``patronguard retention verify``: read-only on both databases."""
     loaded = load_policy(settings.policy_path(policy_path))
     day = resolve_as_of(as_of, loaded.policy.tz)
-    with opened_ils(ils_url) as (engine, shape), opened_store(store_url) as store:
+    with opened_ils(ils_url, scan_unmapped=False) as (engine, shape), opened_store(store_url) as store:
         return verify_retention(engine, shape, builtin_pii_map("koha"), loaded, day, store,
                                 frozenset(store.active_legal_holds()))
 
