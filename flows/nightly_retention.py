@@ -7,16 +7,32 @@ result, publish and record. ``dry_run=True`` is report mode: nothing is
 written to the ILS. Database URLs default to ``PATRONGUARD_ILS_URL`` /
 ``PATRONGUARD_STORE_URL``: put credentials there, not in flow parameters
 (parameters are stored in Prefect's database).
+
+One acting run at a time: from planning to recording, the flow body holds
+the run lock of the store and the ILS (``patronguard.retention.runlock``;
+waiting up to ``lock_wait`` seconds, then failing with a transient
+``RunLockBusyError`` naming the holder). Why holding it in the flow body is
+safe and enough: the flow runs its tasks in this process, one after the
+other, so every apply task (and each of its retries) runs while the lock is
+held and under the flow's one run id; the lock keeps every other run out, so
+the only prepared batches a task's recovery can meet are a dead run's or a
+failed attempt of this flow's own task, which has ended (Prefect retries a
+task only after its attempt returned). A server that drops the lock's
+connection drops the lock with it: before each table the flow takes it back
+(``RunLock.ensure``), or stops if another run got it meanwhile.
 """
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from patronguard.settings import quiet_third_parties
 
 quiet_third_parties()
 
 from prefect import flow  # noqa: E402
+
+from patronguard.retention.runlock import DEFAULT_LOCK_WAIT, run_lock_for_urls  # noqa: E402
 
 from tasks.retention import (  # noqa: E402
     authorize_scheduled_run, inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
@@ -31,7 +47,7 @@ from tasks.retention_run import (  # noqa: E402
 @flow(name="nightly-retention", persist_result=False, log_prints=False)
 def nightly_retention(policy_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
                       batch_size: int = 20_000, ils_url: str | None = None, store_url: str | None = None,
-                      report_dir: str | None = None):
+                      report_dir: str | None = None, lock_wait: float = DEFAULT_LOCK_WAIT):
     """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     policy = load_retention_policy(policy_path)
@@ -48,15 +64,18 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     if dry_run:
         record_report_run(store_url, before, started_at)
         return before
-    run_id, plan = plan_retention(ils_url, store_url, policy, run_date, legal_holds, batch_size)
-    counts = count_rows_before(ils_url, shape)
-    applied = [
-        apply_retention_to_table(table, ils_url, store_url, policy, run_date, legal_holds, batch_size, run_id)
-        for table in plan.tables
-    ]
-    run = summarise_run(run_id, policy, before, applied, plan)
-    run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
-    run.validation_after = validate_ils_after(ils_url, shape, counts).to_dict()
-    publish_run_artifact(run)
-    record_run_and_audit(store_url, run, started_at)
+    run_id = str(uuid.uuid4())
+    with run_lock_for_urls(ils_url, store_url, run_id=run_id, what="nightly-retention flow", wait=lock_wait) as lock:
+        run_id, plan = plan_retention(ils_url, store_url, policy, run_date, legal_holds, batch_size, run_id)
+        counts = count_rows_before(ils_url, shape)
+        applied = []
+        for table in plan.tables:
+            lock.ensure()
+            applied.append(apply_retention_to_table(table, ils_url, store_url, policy, run_date, legal_holds,
+                                                    batch_size, run_id))
+        run = summarise_run(run_id, policy, before, applied, plan)
+        run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
+        run.validation_after = validate_ils_after(ils_url, shape, counts).to_dict()
+        publish_run_artifact(run)
+        record_run_and_audit(store_url, run, started_at)
     return run

@@ -181,13 +181,17 @@ def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
 @AS_OF_OPTION
 @click.option("--dry-run", is_flag=True, help="Measure and show what would be done; change nothing in the ILS.")
 @click.option("--batch-size", type=int, default=20_000, show_default=True, help="Rows (or patrons) per batch.")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another run on this ILS or store to finish (then exit 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def retention_run(db, policy, store, as_of, dry_run, batch_size, as_json) -> None:
+def retention_run(db, policy, store, as_of, dry_run, batch_size, lock_wait, as_json) -> None:
     """Apply the retention schedule: aggregate then strip, delete, remove expired patrons.
 
     Batch by batch, each batch exactly once even if the run is killed (rerun
     it: the ledger in the store finishes or redoes what was cut off). Ends
-    with `retention verify` and the ils_after expectation suite.
+    with `retention verify` and the ils_after expectation suite. One run at a
+    time per ILS and store: a second waits --lock-wait seconds, then exits 3
+    naming the run that holds the lock.
 
     \b
     Example:
@@ -199,7 +203,7 @@ def retention_run(db, policy, store, as_of, dry_run, batch_size, as_json) -> Non
     from .retention.run import run_retention
 
     run = run_retention(db, policy, store_url=store, as_of=as_of, dry_run=dry_run, batch_size=batch_size,
-                        progress=None if as_json else say)
+                        progress=None if as_json else say, lock_wait=lock_wait)
     click.echo(json.dumps(run.summary(), indent=2) if as_json else render_run_text(run))
 
 

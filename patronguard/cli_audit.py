@@ -21,11 +21,16 @@ def audit() -> None:
                    "e.g. a copy kept off this machine.")
 @click.option("--no-checkpoint", is_flag=True, help="Do not record the verified head as a new checkpoint.")
 def audit_verify(store, checkpoints, no_checkpoint) -> None:
-    """Check every entry (sequence, chain, hash, MAC) and the checkpoints kept outside the store.
+    """Check every entry (sequence, chain, hash, MAC) against the pin and the checkpoints kept outside the store.
 
-    Exits 1 naming the first bad entry if any entry was edited, deleted,
-    reordered, forged or truncated. On success the verified head is
-    checkpointed (unless --no-checkpoint).
+    The pin (var/keys/audit/<store>.pin.json) is read first: the store must
+    name the pinned audit log (a UUID), keep its entry_mac column and carry a
+    MAC on every entry after the pinned pre-MAC ones; the checkpoint file
+    must reach the pinned latest tree head. Exits 1 naming what is wrong if
+    any entry was edited, deleted, reordered, forged or truncated, or the
+    store's log id, MAC column or checkpoint file was altered. On success
+    the verified head is checkpointed (unless --no-checkpoint); on failure
+    nothing is written.
 
     \b
     Example:
@@ -36,6 +41,8 @@ def audit_verify(store, checkpoints, no_checkpoint) -> None:
 
     with opened_store(store) as opened:
         result = verify_log(opened, checkpoints=checkpoints, record=not no_checkpoint)
+    for check in result.checks:
+        click.echo(f"checked: {check}", err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not result.ok:
@@ -54,7 +61,8 @@ def audit_report(store, out) -> None:
 
     Decisions by outcome and clause, law-enforcement requests, emergencies,
     open obligations, legal holds, purges and retention runs, and whether
-    the log verifies (with its tree head to keep).
+    the log verifies (with its tree head to keep) — listing the checks
+    actually made (pin, MACs, checkpoints), never more.
 
     \b
     Example:

@@ -22,8 +22,13 @@ class SecretKeyError(TerminalError):
     """A key is missing, malformed or not the one the store was built with."""
 
 
+def key_dir() -> Path:
+    """Where keys (and the audit log's pins, :mod:`patronguard.audit.pin`) are kept: ``var/keys``."""
+    return settings.var_dir() / "keys"
+
+
 def _key_file() -> Path:
-    return settings.var_dir() / "keys" / "patron-hash.key"
+    return key_dir() / "patron-hash.key"
 
 
 def patron_hash_key() -> bytes:

@@ -42,9 +42,11 @@ def refuse_unmapped_patron_data(shape: IlsShape, policy: LoadedPolicy) -> list[d
 
 @task(name="plan-retention", **PATRON_DATA, **DATABASE_IO)
 def plan_retention(ils_url: str | None, store_url: str | None, policy: LoadedPolicy, run_date: dt.date,
-                   legal_holds: frozenset[int], batch_size: int) -> tuple[str, RetentionPlan]:
-    """A run id and the plan: every table's step, in order, built and rehearsed against this database."""
-    run_id = str(uuid.uuid4())
+                   legal_holds: frozenset[int], batch_size: int,
+                   run_id: str | None = None) -> tuple[str, RetentionPlan]:
+    """A run id (``run_id``, or a new one) and the plan: every table's step, in order, built and rehearsed
+    against this database."""
+    run_id = run_id or str(uuid.uuid4())
     with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
         plan = plan_run(ctx, policy, run_date, tables_in_order(ctx.pii_map, ctx.shape))
     for line in plan.lines():
@@ -55,7 +57,10 @@ def plan_retention(ils_url: str | None, store_url: str | None, policy: LoadedPol
 @task(name="apply-retention", task_run_name="apply-retention-{table}", **PATRON_DATA, **DATABASE_IO)
 def apply_retention_to_table(table: str, ils_url: str | None, store_url: str | None, policy: LoadedPolicy,
                              run_date: dt.date, legal_holds: frozenset[int], batch_size: int, run_id: str) -> dict:
-    """Recover any batch a failed attempt left prepared, then act on ``table``. Counts only come back."""
+    """Recover any batch a failed attempt left prepared, then act on ``table``. Counts only come back.
+
+    Called under the flow's run lock (held by ``run_id``): recovery finishes a failed attempt's batches,
+    since that attempt has ended, and the lock keeps every other run out."""
     with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
         recovered = recover_pending_batches(ctx)
         deltas = apply_to_table(ctx, policy, table, run_date)

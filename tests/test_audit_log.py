@@ -347,12 +347,20 @@ def test_the_head_file_alone_still_catches_truncation_and_a_forged_head_is_ignor
 
     _fill(store, 4)
     log_id = verify_log(store).checkpoint_file.rsplit("/", 1)[-1].split(".")[0]
-    checkpoint_path(log_id).unlink()                      # history lost; the head remains
-    _sql(store, "DELETE FROM audit_events WHERE seq = 4")
-    assert verify_log(store).first_bad_seq == 4
     raw = json.loads(head_path(log_id).read_text())
     raw["checkpoint"]["tree_size"] = 2                    # roll the head back without the key
     head_path(log_id).write_text(json.dumps(raw))
     with store.engine.begin() as conn:                    # a genuine append; checkpoint() re-reads the log
         append_event(conn, store["audit_events"], "purge", {"scope": "t", "counts": {}})
-    assert checkpoint(store).tree_size == 4
+    assert checkpoint(store).tree_size == 5
+    checkpoint_path(log_id).unlink()                      # history lost; the head (and the pin) remain
+    _sql(store, "DELETE FROM audit_events WHERE seq = 5")
+    result = verify_log(store)
+    assert result.first_bad_seq == 5 and "truncated" in result.problem and "deleted" in result.problem
+    # (changed with the pin: truncation then a new append is now caught even with the checkpoint file gone)
+    with store.engine.begin() as conn:
+        append_event(conn, store["audit_events"], "purge", {"scope": "cover-up", "counts": {}})
+    assert checkpoint(store) is None                      # the fast path trusts the genuine head; verify does not
+    result = verify_log(store)
+    assert not result.ok and "rewritten" in result.problem and "deleted" in result.problem
+    assert not result.recorded_checkpoint and not checkpoint_path(log_id).exists()

@@ -15,7 +15,9 @@ and keyed hashes of patron ids (:func:`hashed_patron`) — never a patron value
   (:func:`patronguard.keys.patron_hash_key`, kept outside the store), so
   such a rewrite fails at the first forged entry. Entries written before the
   MAC column existed (migration 3) are accepted as *legacy* only while no
-  authenticated entry precedes them.
+  authenticated entry precedes them, and only as many as the log's pin (or
+  first checkpoint) counted: the column itself, and a MAC on every later
+  entry, are required (:mod:`patronguard.audit.pin`).
 
 Truncation (the last entries deleted) leaves a valid chain behind; it is caught
 by checkpoints kept outside the store — see :mod:`patronguard.audit.log`.

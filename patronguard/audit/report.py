@@ -187,13 +187,21 @@ def render_board_report(store, out_path: Path | str, *, verification: AuditVerif
                 other[kind] += 1
 
     v = verification
-    status = (f'<p class="ok">The log verifies: {v.entries:,} entries, every hash, link and MAC checked'
-              f"{'' if not v.checkpoints else f', {v.checkpoints} checkpoint(s) outside the store matched'}.</p>"
+    mac_words = (f"every hash and link checked, {v.macs_checked:,} entry MAC(s) verified"
+                 + (f" ({v.legacy_entries:,} legacy entries carry none)" if v.legacy_entries else "")
+                 if v.mac_checking else "every hash and link checked; entry MACs were NOT checked")
+    status = (f'<p class="ok">The log verifies: {v.entries:,} entries, {mac_words}'
+              f"{'' if not v.checkpoints else f', {v.checkpoints} tree head(s) kept outside the store matched'}.</p>"
               if v.ok else
               f'<p class="bad">The log does NOT verify: '
               f"{'first bad entry ' + str(v.first_bad_seq) + ': ' if v.first_bad_seq is not None else ''}"
               f"{_e(v.problem)}</p>")
     notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in v.notes)
+    checks = ("<p>Checks actually made:</p><ul>" + "".join(f"<li>{_e(c)}</li>" for c in v.checks) + "</ul>"
+              if v.checks else '<p class="muted">No record of the checks made was given.</p>')
+    pin_line = (f'<p class="muted">Pin (log identity, MAC requirement, latest tree head, kept outside the store): '
+                f"{'found and verified' if v.pin_found else 'NOT found'} at {_e(v.pin_file)}.</p>"
+                if v.pin_file else "")
     head = _table(["tree size", "RFC 6962 root hash", "head entry hash"],
                   [[v.entries, v.root_hash, v.head_hash]], numeric={0})
     clause_rows = [[clause, sum(c.values()), ", ".join(f"{o}: {n}" for o, n in sorted(c.items()))]
@@ -213,7 +221,7 @@ def render_board_report(store, out_path: Path | str, *, verification: AuditVerif
         f"<h1>{_e(title)}</h1>",
         f'<p class="muted">Generated {generated} from store {_e(store.url)}. Period: {period}. '
         "No patron is named: patrons appear only as keyed hashes.</p>",
-        '<h2 id="integrity">Integrity of the log</h2>', status, notes,
+        '<h2 id="integrity">Integrity of the log</h2>', status, checks, pin_line, notes,
         "<p>Keep this tree head: a later log whose entry at this size has another hash was rewritten.</p>", head,
         '<h2 id="events">Events by kind</h2>',
         _table(["kind", "events"], [[k, n] for k, n in sorted(by_kind.items())], numeric={1}),

@@ -130,9 +130,21 @@ def _typed(value, column):
 
 
 def recover_pending_batches(ctx: RunContext) -> dict[str, int]:
-    """Finish or abandon what a killed run left prepared; return how many of each."""
+    """Finish or abandon what a killed run left prepared; return how many of each.
+
+    Never a live run's batch: the run holding the store's run lock (see :mod:`.runlock`) is alive, so its
+    prepared batches are left alone unless it is this run (a failed attempt of one of its own steps). The
+    holder is read after the pending list, so a batch in the list is either the holder's or a dead run's.
+    Callers that act hold the lock themselves, which makes every other run's prepared batch a dead run's."""
+    from .runlock import live_run_id
+
     outcome = {"completed": 0, "abandoned": 0}
-    for batch in ctx.ledger.pending():
+    pending = ctx.ledger.pending()
+    live = live_run_id(ctx.store) if pending else None
+    for batch in pending:
+        if live is not None and live != ctx.run_id and batch.run_id == live:
+            ctx.progress(f"left batch {batch.batch_id} alone: its run {batch.run_id} is alive and holds the run lock")
+            continue
         selector = unpack_json(batch.selector)
         if batch.action == "delete":
             ctx.ledger.abandon(batch.batch_id)  # no warehouse deltas; leftovers are picked up again

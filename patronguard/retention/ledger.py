@@ -233,13 +233,17 @@ class Ledger:
         """Add the batch's deltas to the warehouse and mark it done (``deltas``: the in-memory copy of
         what was prepared, saving a decode; recovery passes none and reads the ledger's)."""
         with self.store.engine.begin() as conn:
-            row = conn.execute(sa.select(self.table.c.status, *([] if deltas else [self.table.c.deltas]))
-                               .where(self.table.c.batch_id == batch_id)).one()
-            if row.status != PREPARED:
+            # claim the batch first: of two transactions completing it at once, the second waits on the
+            # row and then updates nothing, so the deltas are added exactly once
+            claimed = conn.execute(self.table.update().where(self.table.c.batch_id == batch_id,
+                                                             self.table.c.status == PREPARED)
+                                   .values(status=DONE, finished_at=_utcnow())).rowcount
+            if claimed != 1:
                 return
-            apply_deltas(conn, self.store, deltas or Deltas.from_blob(row.deltas))
-            conn.execute(self.table.update().where(self.table.c.batch_id == batch_id)
-                         .values(status=DONE, finished_at=_utcnow()))
+            if deltas is None:
+                deltas = Deltas.from_blob(conn.execute(sa.select(self.table.c.deltas)
+                                                       .where(self.table.c.batch_id == batch_id)).scalar_one())
+            apply_deltas(conn, self.store, deltas)
 
     def abandon(self, batch_id: str) -> None:
         with self.store.engine.begin() as conn:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -139,8 +140,12 @@ def _patron_history_plan(ctx: RunContext, borrowernumber: int) -> dict[str, int]
 
 
 def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, store_url: str | None,
-              confirm: bool, authorized_by: str, batch_size: int = 20_000, progress=None) -> dict:
-    """Show (dry run) or do the purge; the caller has already had the authorization verified."""
+              confirm: bool, authorized_by: str, batch_size: int = 20_000, progress=None,
+              lock_wait: float | None = None) -> dict:
+    """Show (dry run) or do the purge; the caller has already had the authorization verified.
+
+    Confirmed, it holds the run lock of the store and the ILS (:mod:`.runlock`) from planning to the audit
+    entry, so it never runs alongside a retention run or another purge."""
     from ..audit import append_event, checkpoint, hashed_patron
     from ..ils.piimap import builtin_pii_map
     from ..store import opened_store
@@ -149,6 +154,7 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
     from .exposure import build_exposure_report
     from .plan import out_of_scope_findings
     from .report import opened_ils
+    from .runlock import DEFAULT_LOCK_WAIT, run_lock
 
     day = now_day(loaded)
     pii_map = builtin_pii_map("koha")
@@ -156,8 +162,12 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
         engine, shape = stack.enter_context(opened_ils(ils_url, write=confirm))
         out_of_scope_findings(shape, loaded)  # unmapped patron data stops a purge as it stops a run
         store = stack.enter_context(opened_store(store_url))
+        run_id = str(uuid.uuid4())
+        if confirm:
+            stack.enter_context(run_lock(engine, store, run_id=run_id, what="purge", progress=progress,
+                                         wait=DEFAULT_LOCK_WAIT if lock_wait is None else lock_wait))
         holds = frozenset(store.active_legal_holds())
-        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, progress)
+        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, progress, run_id)
         if scope.kind == "older_than":
             policy = policy_for_scope(loaded, scope)
             before = build_exposure_report(engine, shape, pii_map, policy, day, holds)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,6 +27,7 @@ from .engine import (
 from .exposure import ExposureReport, build_exposure_report
 from .ledger import Deltas
 from .plan import RetentionPlan, out_of_scope_findings, plan_run
+from .runlock import DEFAULT_LOCK_WAIT, run_lock
 from .report import open_ils, opened_ils, record_report
 from .verify import Verification, require_verified, verify_retention
 
@@ -102,8 +104,11 @@ def new_run(run_id: str, loaded: LoadedPolicy, before: ExposureReport, dry_run: 
 
 def run_retention(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
                   as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = 20_000,
-                  progress: Callable[[str], None] | None = None) -> RetentionRun:
-    """Validate, measure, act batch by batch (unless ``dry_run``), verify, record."""
+                  progress: Callable[[str], None] | None = None, lock_wait: float = DEFAULT_LOCK_WAIT) -> RetentionRun:
+    """Validate, measure, act batch by batch (unless ``dry_run``), verify, record.
+
+    Unless ``dry_run``, everything from validating to recording happens under the run lock of the store and
+    the ILS (:mod:`.runlock`; waiting up to ``lock_wait`` seconds): one acting run at a time."""
     say = progress or (lambda _m: None)
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     check_batch_size(batch_size)
@@ -112,14 +117,18 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
     day = resolve_as_of(as_of, loaded.policy.tz)
     pii_map = builtin_pii_map("koha")
     engine, shape = open_ils(ils_url, write=not dry_run)
-    try:
+    with ExitStack() as held:
+        held.callback(engine.dispose)
         out_of_scope_findings(shape, loaded)  # refuse unmapped patron data before anything else
         say(f"found {shape.release.describe()}")
+        store = open_store(store_url)
+        run_id = str(uuid.uuid4())
+        if not dry_run:  # validated, measured, planned, acted on and verified by this run alone
+            lock = held.enter_context(run_lock(engine, store, run_id=run_id, wait=lock_wait, progress=say))
         say("validating the ILS with the ils_source expectation suite")
         before_check: ValidationSummary = require_valid(validate_ils(engine, shape))
-        store = open_store(store_url)
         holds = frozenset(store.active_legal_holds())
-        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, say)
+        ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size, say, run_id)
         say("planning: every step built and rehearsed against this database's columns")
         plan = plan_run(ctx, loaded, day, tables_in_order(pii_map, shape), write=not dry_run)
         for line in plan.lines():
@@ -136,6 +145,7 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
         run.recovered = recover_pending_batches(ctx)
         done = Deltas()
         for table in plan.tables:
+            lock.ensure()
             merge_counts(done, apply_to_table(ctx, loaded, table, day))
         run.tables, run.batch_ids = outcomes(before, loaded, done), list(ctx.batch_ids)
         say("verifying: nothing identifying left past retention, warehouse equals ledger")
@@ -143,8 +153,6 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
         run.validation_after = require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts)).to_dict()
         record_retention_run(store, run, started)
         return run
-    finally:
-        engine.dispose()
 
 
 def verify_only(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,

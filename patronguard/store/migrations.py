@@ -7,6 +7,8 @@ every step. ``schema_migrations`` records what has been applied.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -159,7 +161,49 @@ def applied_versions(conn: Connection) -> list[int]:
 
 
 def migrate(engine: Engine) -> list[int]:
-    """Apply every pending migration, each in its own transaction; return those applied."""
+    """Apply every pending migration, each in its own transaction; return those applied.
+
+    Two processes opening a new store at once would both create it: when anything is pending, the
+    migrations run under a lock of their own (see :func:`_migration_lock`)."""
+    with engine.connect() as conn:
+        if {m.version for m in MIGRATIONS} <= set(applied_versions(conn)):
+            return []
+    with _migration_lock(engine):
+        return _migrate(engine)
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    """Held while migrating: a PostgreSQL advisory lock, a MariaDB named lock, or an flock on a file next to
+    a SQLite store (``<file>.patronguard-migrate-lock``)."""
+    dialect = engine.dialect.name
+    name = f"patronguard:migrate:{engine.url.database}"[:64]
+    if dialect == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):
+            yield
+            return
+        import fcntl
+
+        with open(f"{engine.url.database}.patronguard-migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            yield
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") & (2**63 - 1)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        else:
+            conn.execute(sa.text("SELECT GET_LOCK(:n, 120)"), {"n": name})
+        try:
+            yield
+        finally:
+            if dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            else:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+
+
+def _migrate(engine: Engine) -> list[int]:
     applied: list[int] = []
     with engine.begin() as conn:
         _schema_migrations.create(conn, checkfirst=True)
