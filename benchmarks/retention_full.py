@@ -21,7 +21,7 @@ equal to the library's last day:
     staff links cleared, other patrons' links to them cleared, one ``DELETE``
     of the patrons. The floor is the sum of the per-table times;
 (b) patronguard's acting phase exactly as ``run_retention`` does it:
-    ``make_context``, ``plan_run`` (rehearsal), then ``apply_to_table`` for
+    ``make_context``, ``plan_run`` (rehearsal), then ``act_on_table`` for
     every table of ``plan.tables`` (keyset batches, ledger prepare/complete,
     warehouse upsert, distinct-patron sketches, free-text scrubbing);
 (c) the complete ``run_retention(...)`` (Great Expectations validation
@@ -102,6 +102,20 @@ def _fingerprint(engine, shape, pii_map) -> dict:
                     measures.append(sa.func.coalesce(sa.func.sum(c), 0))
             out[name] = [int(v) for v in conn.execute(sa.select(*measures).select_from(t)).one()]
     return out
+
+
+def _cpu_meter():
+    """CPU of this process plus that of the server thread/backend serving its connections (``retention.py``'s
+    meter; created before the first engine connects)."""
+    from retention import _CpuMeter  # benchmarks/retention.py, beside this script
+
+    return _CpuMeter()
+
+
+def _cpu_of(reading: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: client + server) of one ``_CpuMeter`` reading."""
+    server = reading["cpu_server"]
+    return reading["seconds"], reading["cpu_client"] + (0.0 if server != server else server)
 
 
 # ----------------------------------------------------------------------------- (a) the floor
@@ -224,19 +238,20 @@ def _side_floor(url: str) -> dict:
     from patronguard.policy import load_policy
     from patronguard.retention.report import open_ils
 
+    meter = _cpu_meter()
     loaded = load_policy(POLICY)
     engine, shape = open_ils(url, write=True)
     pii_map = builtin_pii_map("koha")
     floor = _Floor(engine, shape, pii_map, loaded)
     steps = [(table, action, floor.statements(table, action, cutoff)) for table, action, cutoff in
              _plan_steps(pii_map, shape, loaded)]
-    per_table, rows = {}, {}
+    per_table, per_table_cpu, rows = {}, {}, {}
     scratch = {floor.stats.name, floor.gone.name}
     for table, _action, statements in steps:
-        start = time.perf_counter()
+        meter.start()
         with engine.begin() as conn:  # one transaction per table
             changed = [(s, conn.execute(s).rowcount) for s in statements]
-        per_table[table] = time.perf_counter() - start
+        per_table[table], per_table_cpu[table] = _cpu_of(meter.stop())
         # rows of the ILS stripped, deleted or cleared (not the scratch tables' inserts)
         rows[table] = sum(n for s, n in changed if s.table.name not in scratch and n > 0)
     with engine.begin() as conn:
@@ -244,7 +259,8 @@ def _side_floor(url: str) -> dict:
         floor.gone.drop(conn)
     print_ = _fingerprint(engine, shape, pii_map)
     engine.dispose()
-    return {"seconds": sum(per_table.values()), "per_table": per_table, "rows": rows,
+    return {"seconds": sum(per_table.values()), "per_table": per_table, "cpu": sum(per_table_cpu.values()),
+            "per_table_cpu": per_table_cpu, "rows": rows,
             "actions": {t: a for t, a, _ in steps}, "fingerprint": print_}
 
 
@@ -252,11 +268,13 @@ def _side_floor(url: str) -> dict:
 def _side_ours(url: str, store_url: str, batch_size: int, profile: str | None) -> dict:
     from patronguard.ils.piimap import builtin_pii_map
     from patronguard.policy import load_policy
-    from patronguard.retention.engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
+    from patronguard.retention.aggdelete import act_on_table
+    from patronguard.retention.engine import make_context, recover_pending_batches, tables_in_order
     from patronguard.retention.plan import plan_run
     from patronguard.retention.report import open_ils
     from patronguard.store import open_store
 
+    meter = _cpu_meter()
     loaded = load_policy(POLICY)
     pii_map = builtin_pii_map("koha")
     engine, shape = open_ils(url, write=True)
@@ -268,21 +286,26 @@ def _side_ours(url: str, store_url: str, batch_size: int, profile: str | None) -
 
         profiler = cProfile.Profile()
         profiler.enable()
-    per_table = {}
+    per_table, per_table_cpu = {}, {}
     start = time.perf_counter()
+    meter.start()
     ctx = make_context(engine, shape, pii_map, loaded, store, holds, batch_size)
     plan = plan_run(ctx, loaded, UNTIL, tables_in_order(pii_map, shape), write=True)
     recover_pending_batches(ctx)
     planned = time.perf_counter()
+    plan_cpu = _cpu_of(meter.stop())[1]
+    peak_after = {"plan": _status_mb("VmHWM")}
     for table in plan.tables:
-        t0 = time.perf_counter()
-        apply_to_table(ctx, loaded, table, UNTIL)
-        per_table[table] = time.perf_counter() - t0
+        meter.start()
+        act_on_table(ctx, loaded, table, UNTIL)
+        per_table[table], per_table_cpu[table] = _cpu_of(meter.stop())
+        peak_after[table] = _status_mb("VmHWM")
     seconds = time.perf_counter() - start
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
-    out = {"seconds": seconds, "plan_seconds": planned - start, "per_table": per_table,
+    out = {"seconds": seconds, "plan_seconds": planned - start, "per_table": per_table, "peak_after": peak_after,
+           "cpu": plan_cpu + sum(per_table_cpu.values()), "per_table_cpu": per_table_cpu,
            "batches": len(ctx.batch_ids), "fingerprint": _fingerprint(engine, shape, pii_map)}
     engine.dispose()
     return out
@@ -502,26 +525,36 @@ def _report(backend: str, m: dict) -> None:
     floor, ours, full = m["floor"], m["ours"], m.get("full")
     a, b = floor["seconds"], ours["seconds"]
     print(f"\n{backend}, {m['loans']:,} loans, Koha {KOHA_LINE}, policy westchester, as of {UNTIL}:")
-    print(f"  {'table':34} {'action':22} {'rows':>10} {'floor s':>9} {'(b) s':>9} {'(b)/floor':>9}")
+    print(f"  {'table':30} {'action':21} {'rows':>9} {'floor s':>8} {'(b) s':>8} {'ratio':>6}"
+          f" {'floor cpu':>9} {'(b) cpu':>8} {'ratio':>6}")
     for table, seconds in floor["per_table"].items():
         theirs = ours["per_table"].get(table, float("nan"))
-        ratio = f"{theirs / seconds:8.1f}x" if seconds > 0.0005 else ""
-        print(f"  {table:34} {floor['actions'][table]:22} {floor['rows'][table]:>10,} {seconds:9.3f} "
-              f"{theirs:9.3f} {ratio:>9}")
-    print(f"  {'sum of per-table floors (a)':57} {sum(floor['rows'].values()):>10,} {a:9.2f} "
-          f"{sum(ours['per_table'].values()):9.2f}")
+        cpu_a, cpu_b = floor["per_table_cpu"][table], ours["per_table_cpu"].get(table, float("nan"))
+        ratio = f"{theirs / seconds:5.1f}x" if seconds > 0.0005 else ""
+        cpu_ratio = f"{cpu_b / cpu_a:5.1f}x" if cpu_a > 0.0005 else ""
+        print(f"  {table:30} {floor['actions'][table]:21} {floor['rows'][table]:>9,} {seconds:8.3f} "
+              f"{theirs:8.3f} {ratio:>6} {cpu_a:9.3f} {cpu_b:8.3f} {cpu_ratio:>6}")
+    print(f"  {'sum of per-table floors (a)':52} {sum(floor['rows'].values()):>9,} {a:8.2f} "
+          f"{sum(ours['per_table'].values()):8.2f} {'':6} {floor['cpu']:9.2f} {sum(ours['per_table_cpu'].values()):8.2f}")
     print(f"  (b) patronguard acting phase: {b:.2f} s = plan+rehearsal {ours['plan_seconds']:.2f} s + tables "
           f"{sum(ours['per_table'].values()):.2f} s, {ours['batches']} batches")
     if full:
         print(f"  (c) complete run_retention: {full['seconds']:.2f} s (verified: {full['verified']}); phases:")
         for phase, seconds in sorted(full["phases"].items(), key=lambda kv: -kv[1]):
             print(f"        {phase:26} {seconds:8.2f} s")
-    print(f"  ratio (b)/(a) acting phase vs floor: {b / a:.2f}x   (target ≤ {TARGET:.1f}x)")
+    print(f"  ratio (b)/(a) acting phase vs floor: {b / a:.2f}x wall time, {ours['cpu'] / floor['cpu']:.2f}x CPU time "
+          f"(client + local server)   (target ≤ {TARGET:.1f}x)")
     if full:
         print(f"  ratio (c)/(a) whole run (validation, exposure, plan, act, verify, after-suite) vs floor: "
               f"{full['seconds'] / a:.2f}x")
     print(f"  peak memory: floor {floor['peak_rss_mb']:.0f} MB, (b) {ours['peak_rss_mb']:.0f} MB"
           + (f", (c) {full['peak_rss_mb']:.0f} MB" if full else ""))
+    steps, before = [], 0.0
+    for step, peak in ours["peak_after"].items():  # where (b)'s high-water mark rose
+        if peak - before >= 5:
+            steps.append(f"{step} → {peak:.0f} MB")
+        before = peak
+    print(f"  (b) peak memory rose during: {', '.join(steps)}")
     print("  fingerprints (rows per table, links set per column) identical across the sides: yes", flush=True)
 
 
@@ -568,6 +601,7 @@ def main() -> int:
     full = last.get("full")
     print(f"\nsummary: {args.backend} {last['loans']:,} loans: floor {last['floor']['seconds']:.1f} s, patronguard "
           f"acting {last['ours']['seconds']:.1f} s ({last['ours']['seconds'] / last['floor']['seconds']:.2f}x)"
+          + f", CPU {last['ours']['cpu'] / last['floor']['cpu']:.2f}x"
           + (f", complete run {full['seconds']:.1f} s ({full['seconds'] / last['floor']['seconds']:.2f}x)" if full else "")
           + f"; target (b)/(a) ≤ {TARGET:.1f}x; benchmark wall time {time.perf_counter() - started:.0f} s")
     return 0

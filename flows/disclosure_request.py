@@ -13,6 +13,7 @@ quiet_third_parties()
 
 from prefect import flow  # noqa: E402
 
+from tasks.audit import publish_audit_tree_head  # noqa: E402
 from tasks.gateway import check_request_exists, decide_and_record, publish_decision_artifact  # noqa: E402
 from tasks.retention import load_retention_policy  # noqa: E402
 
@@ -25,4 +26,5 @@ def disclosure_request(request_id: str, policy_path: str | None = None, store_ur
     check_request_exists(request_id, store_url)
     decision = decide_and_record(request_id, policy, store_url, actor)
     publish_decision_artifact(request_id, decision)
+    publish_audit_tree_head(store_url)  # the audit log's external witness
     return decision

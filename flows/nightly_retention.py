@@ -3,10 +3,12 @@
 Ask the gateway (the adopted schedule authorizes the run), validate the ILS,
 measure what is past retention, then act table by table
 (aggregate then strip, delete, remove expired patrons), verify, validate the
-result, publish and record. ``dry_run=True`` is report mode: nothing is
-written to the ILS. Database URLs default to ``PATRONGUARD_ILS_URL`` /
-``PATRONGUARD_STORE_URL``: put credentials there, not in flow parameters
-(parameters are stored in Prefect's database).
+result, publish and record; last, publish the audit log's tree head to the
+Prefect artifact history (``audit-tree-head``), the external witness
+``patronguard audit verify`` checks the log against. ``dry_run=True`` is
+report mode: nothing is written to the ILS. Database URLs default to
+``PATRONGUARD_ILS_URL`` / ``PATRONGUARD_STORE_URL``: put credentials there,
+not in flow parameters (parameters are stored in Prefect's database).
 
 One acting run at a time: from planning to recording, the flow body holds
 the run lock of the store and the ILS (``patronguard.retention.runlock``;
@@ -34,6 +36,7 @@ from prefect import flow  # noqa: E402
 
 from patronguard.retention.runlock import DEFAULT_LOCK_WAIT, run_lock_for_urls  # noqa: E402
 
+from tasks.audit import publish_audit_tree_head  # noqa: E402
 from tasks.retention import (  # noqa: E402
     authorize_scheduled_run, inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
     read_legal_holds, record_report_run, resolve_run_date, save_report_files, validate_ils_source,
@@ -63,6 +66,7 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     save_report_files(before, report_dir)
     if dry_run:
         record_report_run(store_url, before, started_at)
+        publish_audit_tree_head(store_url)
         return before
     run_id = str(uuid.uuid4())
     with run_lock_for_urls(ils_url, store_url, run_id=run_id, what="nightly-retention flow", wait=lock_wait) as lock:
@@ -75,7 +79,8 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
                                                     batch_size, run_id))
         run = summarise_run(run_id, policy, before, applied, plan)
         run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
-        run.validation_after = validate_ils_after(ils_url, shape, counts).to_dict()
+        run.validation_after = validate_ils_after(ils_url, shape, counts, policy, run).to_dict()
         publish_run_artifact(run)
         record_run_and_audit(store_url, run, started_at)
+    publish_audit_tree_head(store_url)
     return run

@@ -5,11 +5,11 @@ Director, or in his or her absence, by his or her duly appointed designee";
 Westchester §5–6: the Director "or other designated staff member" decides.
 Here "in writing" means *signed*:
 
-* **The Director's key** (``patronguard keys init``): an Ed25519 key pair,
-  the private half in ``var/keys/director/director.key`` (mode 0600, PKCS#8
-  PEM), the public half next to it (``director.pub``). Only the public key's
-  fingerprint (``key_id``: the first 32 hex digits of the SHA-256 of the raw
-  32-byte public key) ever appears in documents, logs or the store.
+* **The Director's key** (``patronguard keys init``, :mod:`patronguard.authz_keys`):
+  an Ed25519 key pair under the configured key directory (``var/keys/director/``,
+  never relative to the working directory), the private half mode 0600. Only
+  the public key's fingerprint (``key_id``) ever appears in documents, logs or
+  the store, which pins it (:mod:`patronguard.authz_use`).
 * **A designee appointment** (:func:`sign_delegation`): the Director signs
   ``{designee, designee_public_key, scope, valid_from, valid_until}``. The
   designee has their own key pair (:func:`init_key`, by default under
@@ -18,7 +18,10 @@ Here "in writing" means *signed*:
   to one request by the SHA-256 of its canonical JSON (``request_sha256``),
   with a scope (the actions it authorizes), an issue time, an expiry and a
   random nonce, signed by the Director — or by a designee, in which case it
-  embeds the Director's signed appointment.
+  embeds the Director's signed appointment. When the request carries a
+  ``binding`` (store, scope, cutoff, mode, hold, nonce: the requests
+  patronguard prints for a purge or a hold release), the authorization
+  carries a signed copy of it, so a refusal can say exactly what differs.
 
 Signatures cover the canonical JSON of the document without its
 ``signature`` field (sorted keys, no spaces), prefixed by a domain tag, so a
@@ -30,29 +33,30 @@ signature (forged or altered), another request, an expiry, a delegation that
 is expired / not yet valid / out of scope / not signed by the Director, or an
 action outside the scope. The gateway passes it to ``decide(...,
 verify_authorization=...)``; :func:`authorization_id` gives a stable id (the
-hash of the signature) with which the gateway can refuse a replay.
+hash of the signature) under which :mod:`patronguard.authz_use` records each
+use in the store, so a second use is refused.
 
 Private keys are never printed, logged or stored in the store; a private
 key file readable by anyone but its owner is refused.
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import settings
+from .authz_keys import (  # noqa: F401 - the key functions are part of this module's interface
+    NAME as _NAME, AuthorizationKeyError, KeyInfo, b64 as _b64, default_director_public_key_path, designee_key_dir,
+    director_key_dir, init_director_key, init_key, key_fingerprint, load_private_key, load_public_key,
+    raw_public as _raw_public, unb64 as _unb64,
+)
 from .errors import InputError, TerminalError
 
 AUTHORIZATION_TYPE = "patronguard/written-authorization"
@@ -62,121 +66,13 @@ ROLES = ("director", "designee")
 #: A document issued this far in the future (clock skew) is still accepted.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class AuthorizationKeyError(TerminalError):
-    """A signing key is missing, unreadable, too widely readable, or would be overwritten."""
 
 
 class AuthorizationRefusedError(TerminalError):
     """A written authorization did not verify (the message gives the reason)."""
 
     exit_code = 1
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """Where a key pair lives and its public fingerprint (never the key itself)."""
-
-    name: str
-    private_key_path: Path
-    public_key_path: Path
-    fingerprint: str
-
-
-# ----------------------------------------------------------------------------- keys
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    """The key id: first 32 hex digits of SHA-256 over the raw 32-byte public key."""
-    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:32]
-
-
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
-
-
-def director_key_dir() -> Path:
-    return settings.var_dir() / "keys" / "director"
-
-
-def designee_key_dir() -> Path:
-    return settings.var_dir() / "keys" / "designees"
-
-
-def default_director_public_key_path() -> Path:
-    """``PATRONGUARD_DIRECTOR_PUBLIC_KEY`` or ``var/keys/director/director.pub``."""
-    env = os.environ.get("PATRONGUARD_DIRECTOR_PUBLIC_KEY")
-    return Path(env) if env else director_key_dir() / "director.pub"
-
-
-def init_key(directory: Path | str, name: str) -> KeyInfo:
-    """Create ``DIRECTORY/NAME.key`` (0600) and ``DIRECTORY/NAME.pub``; refuse to overwrite either."""
-    if not _NAME.match(name or ""):
-        raise InputError(f"key name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
-    directory = Path(directory)
-    private_path, public_path = directory / f"{name}.key", directory / f"{name}.pub"
-    for path in (private_path, public_path):
-        if path.exists():
-            raise AuthorizationKeyError(f"{path} already exists; refusing to overwrite a key (move it away first)")
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    try:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise AuthorizationKeyError(f"{private_path} already exists; refusing to overwrite a key") from None
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)   # whatever the umask
-        handle.write(pem)
-    public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
-    return KeyInfo(name, private_path, public_path, key_fingerprint(key.public_key()))
-
-
-def init_director_key(directory: Path | str | None = None) -> KeyInfo:
-    """The Director's key pair, under ``var/keys/director/`` unless told otherwise."""
-    return init_key(Path(directory) if directory is not None else director_key_dir(), "director")
-
-
-def load_private_key(path: Path | str) -> Ed25519PrivateKey:
-    """An Ed25519 private key from a PEM file readable by its owner only."""
-    path = Path(path)
-    if not path.is_file():
-        raise AuthorizationKeyError(f"{path}: no private key there (create one with `patronguard keys init`)")
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise AuthorizationKeyError(f"{path}: permissions {mode:04o} are too open; a private key must be "
-                                    "readable by its owner only (chmod 600)")
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError):
-        raise AuthorizationKeyError(f"{path}: not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise AuthorizationKeyError(f"{path}: not an Ed25519 private key")
-    return key
-
-
-def load_public_key(path: Path | str) -> Ed25519PublicKey:
-    path = Path(path)
-    if not path.is_file():
-        raise AuthorizationKeyError(f"{path}: no public key there (create one with `patronguard keys init`)")
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (ValueError, TypeError):
-        raise AuthorizationKeyError(f"{path}: not a PEM public key") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise AuthorizationKeyError(f"{path}: not an Ed25519 public key")
-    return key
 
 
 # ----------------------------------------------------------------------------- canonical forms
@@ -255,8 +151,11 @@ def sign_delegation(designee: str, *, scope: list[str], valid_from: dt.datetime 
 def sign_authorization(request_sha256: str, *, signer: str, scope: list[str],
                        expires_at: dt.datetime | dt.date | str, private_key_path: Path | str,
                        delegation: dict | None = None, note: str | None = None,
-                       issued_at: dt.datetime | None = None) -> dict:
-    """A written authorization for one request (by its canonical SHA-256), signed by the Director or a designee."""
+                       issued_at: dt.datetime | None = None, binding: dict | None = None) -> dict:
+    """A written authorization for one request (by its canonical SHA-256), signed by the Director or a designee.
+
+    ``binding`` is the request's own ``binding`` (store, scope, cutoff, mode, hold, nonce), copied so the
+    signed document says what it was bound to; :func:`sign_request` passes it."""
     if not isinstance(request_sha256, str) or not _HEX64.match(request_sha256):
         raise InputError("request_sha256: expected 64 lower-case hex digits")
     if signer not in ROLES:
@@ -273,6 +172,8 @@ def sign_authorization(request_sha256: str, *, signer: str, scope: list[str],
     raw = _raw_public(key.public_key())
     if delegation is not None and delegation.get("designee_public_key") != _b64(raw):
         raise InputError("this key is not the one the delegation appoints (designee_public_key differs)")
+    if binding is not None and not isinstance(binding, dict):
+        raise InputError("binding: expected the request's binding object")
     document: dict[str, Any] = {
         "type": AUTHORIZATION_TYPE, "version": VERSION,
         "request_sha256": request_sha256,
@@ -283,10 +184,19 @@ def sign_authorization(request_sha256: str, *, signer: str, scope: list[str],
         "note": note,
         "delegation": delegation,
         "public_key": _b64(raw),
+        **({"binding": binding} if binding is not None else {}),
         "key_id": key_fingerprint(key.public_key()),
     }
     document["signature"] = _b64(key.sign(_signed_bytes(document)))
     return document
+
+
+def sign_request(request, **kwargs) -> dict:
+    """:func:`sign_authorization` for a parsed request (an ``AccessRequest``): its hash and its binding."""
+    from .gateway import request_sha256
+
+    binding = request.binding.model_dump(mode="json") if getattr(request, "binding", None) is not None else None
+    return sign_authorization(request_sha256(request), binding=binding, **kwargs)
 
 
 # ----------------------------------------------------------------------------- verifying
@@ -335,10 +245,10 @@ def _check_signature(document: dict, public_key: Ed25519PublicKey, what: str) ->
 
 
 def _director_key(path: Path | str | None) -> tuple[Ed25519PublicKey, str]:
-    path = Path(path) if path is not None else default_director_public_key_path()
     try:
+        path = Path(path) if path is not None else default_director_public_key_path()
         key = load_public_key(path)
-    except AuthorizationKeyError as exc:
+    except (AuthorizationKeyError, InputError) as exc:
         raise _Refused(f"unknown key: the Director's public key cannot be read ({exc})") from None
     return key, key_fingerprint(key)
 

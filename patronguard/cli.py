@@ -8,14 +8,13 @@ import sys
 import click
 
 from . import settings
-from .cli_options import policy_option, store_option
+from .cli_options import DAY, as_of_option, force_option, harden, policy_option, store_option
 from .errors import InputError, PatronguardError
 
 ILS_OPTION = click.option("--db", "db", metavar="URL", default=None,
                           help=f"ILS database URL (env PATRONGUARD_ILS_URL; default {settings.DEFAULT_ILS_URL}).")
 STORE_OPTION = store_option()
-AS_OF_OPTION = click.option("--as-of", "as_of", metavar="DATE", default=None,
-                            help="Judge ages as of this day (default: today in the library's time zone).")
+AS_OF_OPTION = as_of_option()
 POLICY_OPTION = policy_option()
 
 
@@ -57,7 +56,7 @@ def ils() -> None:
 @click.option("--loans", type=int, default=50000, show_default=True, help="Loans (current + returned) to create.")
 @click.option("--years", type=int, default=5, show_default=True, help="Years of history.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same library).")
-@click.option("--until", metavar="DATE", default=None, help="Last day of the history (default: today).")
+@click.option("--until", metavar="DATE", type=DAY, default=None, help="Last day of the history (default: today).")
 @click.option("--replace", is_flag=True, help="Drop existing Koha tables first.")
 @click.option("--koha-version", "koha_version", metavar="LINE", default="current", show_default=True,
               help="Koha release line whose tables to create, e.g. 19.11, 23.11 or current "
@@ -155,7 +154,8 @@ def retention() -> None:
 @AS_OF_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--out", "out_dir", metavar="DIR", default=None, help="Also write exposure-<date>.json/.md here.")
-def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
+@force_option("the report files of that date already in --out")
+def retention_report(db, policy, store, as_of, as_json, out_dir, force) -> None:
     """Report patron data held past retention, per table and per §1 category.
 
     Validates the ILS with the ils_source expectation suite first. Read-only
@@ -165,8 +165,11 @@ def retention_report(db, policy, store, as_of, as_json, out_dir) -> None:
     Example:
       patronguard retention report --db sqlite:///var/ils.db --policy policy/westport.yaml --as-of 2026-06-30
     """
+    from .cli_options import check_report_outputs
     from .retention import exposure_report, render_json, render_text, write_report_files
 
+    if out_dir:  # refused before the ILS is read or the store written
+        as_of = check_report_outputs(out_dir, policy, as_of, force=force)
     report = exposure_report(db, policy, store_url=store, as_of=as_of, progress=None if as_json else say)
     if out_dir:
         for path in write_report_files(report, out_dir):
@@ -248,15 +251,16 @@ def policy() -> None:
 @policy.command("check")
 @click.argument("file", metavar="FILE")
 def policy_check(file) -> None:
-    """Validate a policy file against its schema and the ILS's PII map.
+    """Validate a policy file against its schema, the ILS's PII map and the after-run expectation suite.
 
     \b
     Example:
       patronguard policy check policy/westchester.yaml
     """
-    from .policy import load_policy
+    from .policy import check_against_after_suite, load_policy
 
     loaded = load_policy(file)
+    check_against_after_suite(loaded)
     p = loaded.policy.policy
     click.echo(f"{file}: valid — {p.library}, {p.document}, version {p.version}, adopted {p.adopted} "
                f"by {p.adopted_by}; {len(loaded.policy.retention.schedule)} retention rules; sha256 {loaded.sha256[:12]}")
@@ -315,6 +319,7 @@ def _register_groups() -> None:
         request.add_command(command)
     for group in (request, keys, audit, holds, obligations, purge):
         cli.add_command(group)
+    harden(cli)  # strict types on every command's options, output files guarded (cli_options)
 
 
 _register_groups()

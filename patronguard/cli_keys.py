@@ -1,6 +1,8 @@
-"""``patronguard keys``: the Director's and designees' signing keys, written authorizations, appointments.
+"""``patronguard keys``: the Director's and designees' signing keys, written authorizations, appointments,
+and the Director's key pinned in a store.
 
-Private keys are never printed: commands show paths and public fingerprints only.
+Private keys are never printed: commands show paths and public fingerprints only. Key locations come
+from configuration (``PATRONGUARD_KEY_DIR`` / ``PATRONGUARD_HOME``), never from the working directory.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from pathlib import Path
 
 import click
 
+from .cli_options import store_option
 from .errors import InputError
 
-_DURATION = re.compile(r"^(\d+)([hd])$")
+_DURATION = re.compile(r"^([0-9]{1,6})([hd])$")
 
 
 def _say(message: str) -> None:
@@ -68,27 +71,84 @@ def keys() -> None:
 
 @keys.command("init")
 @click.option("--dir", "directory", metavar="DIR", default=None,
-              help="Where the key pair goes (default var/keys/director, or var/keys/designees for --designee).")
+              help="Where the key pair goes (default KEYS/director, or KEYS/designees for --designee; KEYS is "
+                   "PATRONGUARD_KEY_DIR or var/keys under PATRONGUARD_HOME).")
 @click.option("--designee", metavar="NAME", default=None, help="Create a designee's key pair instead of the Director's.")
-def keys_init(directory, designee) -> None:
-    """Create the Director's (or a designee's) Ed25519 key pair; never overwrites a key.
+@click.option("--force", is_flag=True, help="Replace an existing key pair (a store that pinned the old Director's "
+                                             "key then refuses the new one until `keys pin --replace`).")
+@click.option("--store", "store_url", metavar="URL", default=None,
+              help="Also pin the new Director's key in this store (refused if it already pins another one; "
+                   "default: pin on first verified use).")
+def keys_init(directory, designee, force, store_url) -> None:
+    """Create the Director's (or a designee's) Ed25519 key pair; never overwrites a key without --force.
 
-    The private key is written with mode 0600; only its public fingerprint is shown.
+    The private key is written with mode 0600; only its public fingerprint is shown. With --store the
+    Director's new key is pinned in that store at once (otherwise on its first verified use).
 
     \b
     Example:
-      patronguard keys init
+      patronguard keys init --store sqlite:///var/patronguard.db
       patronguard keys init --designee deputy-director
     """
     from .authz import designee_key_dir, init_director_key, init_key
 
+    if designee and store_url:
+        raise InputError("--store pins the Director's key; a designee's key is named in their signed appointment")
     if designee:
-        info = init_key(Path(directory) if directory else designee_key_dir(), designee)
+        info = init_key(Path(directory) if directory else designee_key_dir(), designee, force=force)
+    elif store_url:
+        from .authz_use import pinned_director_key
+        from .store import opened_store
+
+        with opened_store(store_url) as store:
+            pinned = pinned_director_key(store)     # refuse before a key is written
+            if pinned is not None:
+                raise InputError(f"--store: {store.url} already pins the Director's key {pinned.fingerprint[:16]}; "
+                                 "create the key without --store, then pin it on purpose with "
+                                 "`patronguard keys pin --replace --by NAME`")
+            info = init_director_key(directory, force=force)
+            _pin(store, info.fingerprint, actor="keys init", how="keys init --store", replace=False)
     else:
-        info = init_director_key(directory)
+        info = init_director_key(directory, force=force)
     click.echo(f"{info.name}: private key {info.private_key_path} (mode 0600, keep it secret)")
     click.echo(f"{info.name}: public key  {info.public_key_path}")
     click.echo(f"{info.name}: fingerprint {info.fingerprint}")
+
+
+def _pin(store, fingerprint: str, *, actor: str, how: str, replace: bool) -> None:
+    from .authz_use import pin_director_key
+
+    done = pin_director_key(store, fingerprint, actor=actor, how=how, replace=replace)
+    click.echo(f"{store.url}: Director's key {fingerprint} "
+               + {"pinned": "pinned", "replaced": "pinned (replacing the old one; recorded in the audit log)",
+                  "unchanged": "was already pinned"}[done])
+
+
+@keys.command("pin")
+@store_option("store_url")
+@click.option("--key", "public_key", metavar="FILE", default=None,
+              help="The Director's public key (default: PATRONGUARD_DIRECTOR_PUBLIC_KEY or "
+                   "KEYS/director/director.pub).")
+@click.option("--replace", is_flag=True, help="Replace a different pinned key (recorded in the audit log).")
+@click.option("--by", "actor", metavar="NAME", required=True, help="Who pins it (recorded in the audit log).")
+def keys_pin(store_url, public_key, replace, actor) -> None:
+    """Pin the Director's public key (its fingerprint) in a store; only --replace changes a pinned key.
+
+    A store accepts authorizations only from the Director's key it pinned (on first verified use, at
+    `keys init --store`, or here). After the Director's key was replaced on purpose, pin the new one
+    with --replace; the change is recorded in the audit log.
+
+    \b
+    Example:
+      patronguard keys pin --replace --by director --store sqlite:///var/patronguard.db
+    """
+    from .authz_use import configured_director_key
+    from .store import opened_store
+
+    path, fingerprint = configured_director_key(public_key)
+    with opened_store(store_url) as store:
+        _pin(store, fingerprint, actor=actor, how=f"keys pin{' --replace' if replace else ''} ({path})",
+             replace=replace)
 
 
 @keys.command("sign")
@@ -107,23 +167,31 @@ def keys_sign(request_file, scope, expires, key_path, delegation_file, note, out
     """Sign a written authorization bound to one request (the gateway's SHA-256 of the request file).
 
     The scope names the gateway actions it authorizes (e.g. law_enforcement_request,
-    disclose_records, emergency_release, purge). Put the output under the request's
-    evidence.written_authorization.
+    disclose_records, emergency_release, purge). A request printed by `purge --print-request`
+    or `holds release --print-request` is bound to one store, run and nonce: the authorization
+    carries a signed copy of that binding and is good for one use. Put the output under the
+    request's evidence.written_authorization (or pass it to --authorization).
 
     \b
     Example:
       patronguard keys sign var/requests/wpd-2026-014.json --scope law_enforcement_request --expires 7d --out auth.json
     """
-    from .authz import director_key_dir, request_file_sha256, sign_authorization
+    from .authz import director_key_dir, sign_request
+    from .gateway import load_request
 
-    request_sha = request_file_sha256(request_file)
+    request = load_request(request_file)
     delegation = _read_json(delegation_file, "--delegation") if delegation_file else None
-    document = sign_authorization(
-        request_sha, signer="designee" if delegation else "director", scope=list(scope),
+    document = sign_request(
+        request, signer="designee" if delegation else "director", scope=list(scope),
         expires_at=_when(expires, "--expires"), delegation=delegation, note=note,
         private_key_path=key_path or director_key_dir() / "director.key",
     )
-    _say(f"signed for request sha256 {request_sha} with key {document['key_id']}, "
+    binding = document.get("binding") or {}
+    shown = {k: binding.get(k) for k in ("store_id", "scope", "cutoff", "mode", "hold_id")}
+    if str(shown["scope"]).startswith("patron:"):
+        shown["scope"] = "one patron's reading history"      # no borrowernumber in messages
+    bound = " (bound to " + ", ".join(f"{k} {v}" for k, v in shown.items() if v is not None) + ")" if binding else ""
+    _say(f"signed for request sha256 {document['request_sha256']}{bound} with key {document['key_id']}, "
          f"expires {document['expires_at']}")
     _write(document, out)
 
@@ -165,9 +233,14 @@ def keys_delegate(designee, scope, valid_from, valid_until, key_path, designee_p
 @click.argument("request_file", metavar="REQUEST.json")
 @click.option("--action", default=None, help="Also check that this action is in scope.")
 @click.option("--director-key", "director_public", metavar="FILE", default=None,
-              help="The Director's public key (default var/keys/director/director.pub).")
-def keys_verify(authorization_file, request_file, action, director_public) -> None:
+              help="The Director's public key (default: PATRONGUARD_DIRECTOR_PUBLIC_KEY or "
+                   "KEYS/director/director.pub).")
+@click.option("--json", "as_json", is_flag=True, help="Print {valid, reason, signer} as JSON.")
+def keys_verify(authorization_file, request_file, action, director_public, as_json) -> None:
     """Check a written authorization against a request file now; exit 1 with the reason if refused.
+
+    Signature, request, expiry, scope and delegation only: whether a store has seen it used, and whether
+    its binding fits a run, is checked by the command that uses it.
 
     \b
     Example:
@@ -175,9 +248,12 @@ def keys_verify(authorization_file, request_file, action, director_public) -> No
     """
     from .authz import AuthorizationRefusedError, request_file_sha256, verify_authorization
 
-    ok, reason, _role = verify_authorization(
+    ok, reason, role = verify_authorization(
         _read_json(authorization_file, "AUTHORIZATION"), request_file_sha256(request_file),
         dt.datetime.now(dt.timezone.utc), director_public_key_path=director_public, action=action)
+    if as_json:
+        click.echo(json.dumps({"valid": ok, "reason": reason, "signer": role}, indent=2))
     if not ok:
         raise AuthorizationRefusedError(f"{authorization_file}: refused: {reason}")
-    click.echo(reason)
+    if not as_json:
+        click.echo(reason)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import click
 
+from .cli_options import policy_option
+
 
 @click.group("request")
 def request() -> None:
@@ -19,8 +21,7 @@ def request() -> None:
 
 @request.command("decide")
 @click.argument("request_file", metavar="REQUEST.json")
-@click.option("--policy", "policy", metavar="FILE", default=None,
-              help="Policy file (env PATRONGUARD_POLICY; default policy/westchester.yaml).")
+@policy_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (with the full explanation).")
 def decide_command(request_file: str, policy: str | None, as_json: bool) -> None:
     """Decide one access request: allow, allow_limited, deny, refer or pending.
@@ -30,8 +31,10 @@ def decide_command(request_file: str, policy: str | None, as_json: bool) -> None
     applied. Exit code 0 for every decision (deny is an answer); 2 for a bad
     request or policy file. A written authorization in the request
     (evidence.written_authorization, from `patronguard keys sign`) is verified
-    against the Director's public key (var/keys/director/director.pub).
-    Nothing is recorded: use `request submit` and `request process` for that.
+    against the Director's public key (PATRONGUARD_DIRECTOR_PUBLIC_KEY, or
+    KEYS/director/director.pub under the configured key directory). Nothing is
+    recorded — not even the authorization's use, so this is a preview: use
+    `request submit` and `request process` to decide for the record.
     See docs/requests.md for the request format.
 
     \b

@@ -18,11 +18,25 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _verdict(decision) -> dict | None:
+    """The written authorization's verdict, for output: verified or not, and why."""
+    from .authz_use import authorization_verdict
+
+    verdict = authorization_verdict(decision)
+    if verdict is None:
+        return None
+    return {"verified": verdict.startswith("verified"), "reason": verdict.split(": ", 1)[-1]}
+
+
 def _show_decision(decision, as_json: bool) -> None:
+    verdict = _verdict(decision)
     if as_json:
-        click.echo(json.dumps(decision.to_dict(), indent=2))
+        click.echo(json.dumps({**decision.to_dict(), "authorization": verdict}, indent=2))
         return
     click.echo(f"{decision.outcome.upper()}: {decision.reason}")
+    if verdict is not None:
+        click.echo(f"  written authorization: {'verified' if verdict['verified'] else 'NOT verified'}: "
+                   f"{verdict['reason']}")
     if decision.fields:
         click.echo(f"  fields: {', '.join(decision.fields)}")
     click.echo(f"  clauses: {'; '.join(decision.clauses) or '-'}")
@@ -166,15 +180,26 @@ def holds_list(store_url, include_released) -> None:
             click.echo(f"{h['hold_id']:>5}  patron {h['borrowernumber']:<8} {state:<30} {h['reason']}")
 
 
+def _refused_json(exc) -> None:
+    """With --json a refusal is also a JSON object on stdout (the one-line error still goes to stderr)."""
+    decision = getattr(exc, "decision", None)
+    click.echo(json.dumps({"refused": True, "reason": getattr(exc, "reason", str(exc)), "error": str(exc),
+                           "decision": decision.to_dict() if decision is not None else None,
+                           "authorization": _verdict(decision) if decision is not None else None}, indent=2))
+
+
 @holds.command("release")
 @click.argument("hold_id", type=int)
 @POLICY_OPTION
 @STORE_OPTION
 @click.option("--authorization", metavar="FILE", default=None,
               help="The Director's (or designee's) signed authorization for this release.")
-@click.option("--print-request", is_flag=True, help="Print the release request to sign, and stop.")
-def holds_release(hold_id, policy, store_url, authorization, print_request) -> None:
-    """Release a legal hold: only on a verified written authorization (Director or designee); audited.
+@click.option("--print-request", is_flag=True, help="Print the release request to sign (bound to this hold, "
+                                                     "its legal process and this store; a fresh nonce), and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome (or the refusal and why) as JSON.")
+def holds_release(hold_id, policy, store_url, authorization, print_request, as_json) -> None:
+    """Release a legal hold: only on a verified written authorization (Director or designee) bound to this hold
+    and this store, used once; audited. A refusal says why (exit 1).
 
     \b
     Example:
@@ -182,9 +207,10 @@ def holds_release(hold_id, policy, store_url, authorization, print_request) -> N
       patronguard keys sign release.json --scope release_legal_hold --out auth.json
       patronguard holds release 4 --authorization auth.json
     """
+    from .authz import AuthorizationRefusedError
     from .policy import load_policy
     from .store import opened_store
-    from .workflow.purge_request import _read_authorization
+    from .workflow.purge_request import PurgeRefusedError, _read_authorization
     from .workflow.service import hold_release_request, release_hold_with_authorization
 
     with opened_store(store_url) as store:
@@ -193,7 +219,16 @@ def holds_release(hold_id, policy, store_url, authorization, print_request) -> N
             return
         loaded = load_policy(settings.policy_path(policy))
         signed = _read_authorization(authorization) if authorization else None
-        decision = release_hold_with_authorization(store, hold_id, loaded, signed)
+        try:
+            decision = release_hold_with_authorization(store, hold_id, loaded, signed)
+        except (PurgeRefusedError, AuthorizationRefusedError) as exc:
+            if as_json:
+                _refused_json(exc)
+            raise
+        if as_json:
+            click.echo(json.dumps({"released": hold_id, "decision": decision.to_dict(),
+                                   "authorization": _verdict(decision)}, indent=2))
+            return
         click.echo(f"legal hold {hold_id} released: {decision.reason} ({'; '.join(decision.clauses)})")
 
 
@@ -248,28 +283,38 @@ def obligations_close(obligation_id, store_url, actor, note) -> None:
 @click.option("--scope", required=True, metavar="SCOPE", help="older-than:DAYS or patron:BORROWERNUMBER.")
 @click.option("--authorization", metavar="FILE", default=None,
               help="The Director's (or designee's) signed authorization for this purge request.")
-@click.option("--print-request", is_flag=True, help="Print the purge request to sign, and stop.")
+@click.option("--print-request", is_flag=True,
+              help="Print the purge request to sign — bound to this store, the scope, today's cutoff and the mode "
+                   "(--confirm: execute, else dry run), with a fresh nonce — and stop.")
 @click.option("--confirm", is_flag=True, help="Do it (without: show what would be done).")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome (or the refusal and why) as JSON.")
 def purge(db, policy, store_url, scope, authorization, print_request, confirm, as_json) -> None:
-    """The Director's ad-hoc purge, only with a verified written authorization; dry run unless --confirm.
+    """The Director's ad-hoc purge, only with a verified written authorization bound to this store, scope,
+    cutoff and mode, used once; dry run unless --confirm. A refusal says why (exit 1).
 
     \b
     Example:
-      patronguard purge --scope patron:1234 --print-request > purge.json
+      patronguard purge --scope patron:1234 --confirm --print-request > purge.json
       patronguard keys sign purge.json --scope purge --out auth.json
       patronguard purge --scope patron:1234 --authorization auth.json --confirm
     """
+    from .authz import AuthorizationRefusedError
     from .policy import load_policy
-    from .workflow.purge_request import authorized_purge, purge_request_document
+    from .store import opened_store
+    from .workflow.purge_request import PurgeRefusedError, authorized_purge, new_purge_request
 
-    parsed_scope_doc = purge_request_document(scope)
-    if print_request:
-        click.echo(json.dumps(parsed_scope_doc, indent=2))
-        return
     loaded = load_policy(settings.policy_path(policy))
-    result, decision = authorized_purge(db, loaded, scope, authorization, store_url=store_url, confirm=confirm,
-                                        progress=None if as_json else _say)
+    if print_request:
+        with opened_store(store_url) as store:
+            click.echo(json.dumps(new_purge_request(store, loaded, scope, execute=confirm), indent=2))
+        return
+    try:
+        result, decision = authorized_purge(db, loaded, scope, authorization, store_url=store_url, confirm=confirm,
+                                            progress=None if as_json else _say)
+    except (PurgeRefusedError, AuthorizationRefusedError) as exc:
+        if as_json:
+            _refused_json(exc)
+        raise
     if as_json:
         click.echo(json.dumps({"decision": decision.to_dict(), "purge": result}, indent=2, default=str))
         return
@@ -277,7 +322,8 @@ def purge(db, policy, store_url, scope, authorization, print_request, confirm, a
     verb = "would act on" if result["dry_run"] else "acted on"
     click.echo(f"{verb}: " + (", ".join(f"{t} {n:,}" for t, n in result["plan"].items()) or "nothing"))
     if result["dry_run"]:
-        click.echo("Dry run: nothing changed. Add --confirm to do it.")
+        kept = " (the execute authorization is not used up)" if not result["authorization"]["used_up"] else ""
+        click.echo(f"Dry run: nothing changed{kept}. Add --confirm to do it.")
     else:
         click.echo(f"done in {result['batches']} batches; recorded in the audit log")
 

@@ -5,10 +5,18 @@ MariaDB/MySQL) and ``postgresql+psycopg://`` (Evergreen on PostgreSQL).
 Connection failures become :class:`DatabaseUnavailableError` (transient);
 a bad scheme becomes :class:`DatabaseUrlError` (terminal). URLs are shown
 with the password masked.
+
+An ILS on SQLite whose path holds characters a URL cannot carry as they are
+(a space, ``#``, ``?``, ``%``, non-ASCII) is opened through SQLite's URI form,
+``sqlite:///file:/path/with%20space/ils.db?uri=true``, so every tool that is
+handed the engine's URL (the data-quality suites re-parse it) reaches the same
+file; :func:`sqlite_path` reads both forms back to the file's path.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -49,11 +57,26 @@ def masked(url: str | URL) -> str:
         return "<unparseable URL>"
 
 
+#: characters a SQLite file path may hold and still be written into a URL as it is
+_URL_SAFE_PATH = re.compile(r"[A-Za-z0-9._~/+-]*")
+
+
 def sqlite_path(url: URL) -> Path | None:
-    """The file of a SQLite URL, or None for other dialects and :memory:."""
+    """The file of a SQLite URL (plain or ``file:…?uri=true``), or None for other dialects and :memory:."""
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
-    return Path(url.database)
+    database = url.database
+    if database.startswith("file:") and str(url.query.get("uri", "")).lower() in ("true", "1"):
+        rest = database[len("file:"):].split("?", 1)[0]
+        if rest.startswith("//"):  # file:///abs or file://localhost/abs
+            rest = "/" + rest[2:].split("/", 1)[1] if "/" in rest[2:] else rest[2:]
+        return Path(unquote(rest))
+    return Path(database)
+
+
+def _uri_form(parsed: URL, path: Path) -> URL:
+    """``sqlite:///file:<percent-encoded absolute path>?uri=true``: the same file, a URL any tool can re-parse."""
+    return parsed.set(database=f"file:{quote(str(path.absolute()))}", query={**parsed.query, "uri": "true"})
 
 
 def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_dirs: bool = False,
@@ -72,6 +95,8 @@ def connect(url: str, *, option: str = "--db", must_exist: bool = True, create_d
             raise DatabaseUrlError(f"{option}: SQLite database file {path} does not exist")
         if create_dirs:
             path.parent.mkdir(parents=True, exist_ok=True)
+        if option == "--db" and not _URL_SAFE_PATH.fullmatch(str(path)):
+            parsed = _uri_form(parsed, path)  # the ILS URL is handed to the data-quality suites
     kwargs: dict = {"future": True, "hide_parameters": True}  # never echo row values in errors
     if parsed.drivername.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}

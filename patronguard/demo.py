@@ -2,15 +2,24 @@
 
 Everything lands under ``var/`` (or ``--dir``): the demo ILS, the store,
 the reports and Prefect's own home, so the demo never touches anything else.
+Before anything is created the folder is checked: an ``ils.db`` that is not a
+Koha-shaped SQLite database (someone else's file or database) or a
+``patronguard.db`` that is not a store is refused, never reused or overwritten.
+A second demo reuses its own ILS and store and replaces its own report of the day.
 """
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from . import settings
+from .errors import InputError
+from .outputs import check_folder, is_sqlite_file
 
 Say = Callable[[str], None]
 
@@ -19,10 +28,42 @@ def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _sqlite_tables(path: Path) -> set[str] | None:
+    """The tables of an existing file, read-only; None if it is not a SQLite database (an empty file has none)."""
+    if not path.is_file():
+        return None
+    if path.stat().st_size == 0:
+        return set()
+    if not is_sqlite_file(path):
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)) as conn:
+            return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return None
+
+
+def check_demo_dir(root: Path) -> bool:
+    """Refuse a demo folder holding something that is not the demo's; True if a demo ILS is there to reuse."""
+    check_folder(root, "--dir")
+    for sub in ("reports", "prefect"):
+        if (root / sub).exists() and not (root / sub).is_dir():
+            raise InputError(f"--dir: {root / sub} exists and is not a directory; refusing to use {root}")
+    ils_path, store_path = root / "ils.db", root / "patronguard.db"
+    ils_tables = _sqlite_tables(ils_path) if ils_path.exists() or ils_path.is_symlink() else set()
+    if ils_tables is None or (ils_tables and "borrowers" not in ils_tables):
+        raise InputError(f"--dir: {ils_path} exists and is not a demo ILS (a SQLite database with Koha tables); "
+                         "refusing to use or overwrite it (choose another --dir)")
+    store_tables = _sqlite_tables(store_path) if store_path.exists() or store_path.is_symlink() else set()
+    if store_tables is None or "borrowers" in store_tables:
+        raise InputError(f"--dir: {store_path} exists and is not a patronguard store; "
+                         "refusing to use or overwrite it (choose another --dir)")
+    return bool(ils_tables)
+
+
 def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: int,
              say: Say, show: Say) -> None:
     root = Path(var_dir) if var_dir else settings.var_dir()
-    root.mkdir(parents=True, exist_ok=True)
     ils_path, store_path, reports = root / "ils.db", root / "patronguard.db", root / "reports"
     policy_file = settings.policy_path(policy)
     ils_url, store_url = _sqlite_url(ils_path), _sqlite_url(store_path)
@@ -30,8 +71,10 @@ def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: in
     from .policy import load_policy
 
     loaded = load_policy(policy_file)  # a bad policy fails before anything is created
+    reuse = check_demo_dir(root)       # and so does a folder holding someone else's files
+    root.mkdir(parents=True, exist_ok=True)
     say(f"[1/3] Demo ILS {ils_path}")
-    if ils_path.exists():
+    if reuse:
         say("      already there; reusing it (delete the file to start afresh)")
     else:
         from .ils import LibrarySpec, init_ils

@@ -4,8 +4,11 @@ The patron-hash key turns borrowernumbers into keyed hashes (BLAKE2b) for the
 warehouse's distinct-patron sketches: without it, a leaked store cannot be
 brute-forced back to borrowernumbers. It lives in ``PATRONGUARD_HASH_KEY``
 (64 hex digits) or in ``var/keys/patron-hash.key`` (created on first use,
-mode 0600). The store remembers only its fingerprint, and refuses a
-different key: sketches made with two keys would double-count patrons.
+mode 0600; a key file readable by anyone but its owner is refused). The key
+directory comes from configuration (:func:`patronguard.settings.key_dir`),
+never from the working directory. The store remembers only its fingerprint,
+and refuses a different key: sketches made with two keys would double-count
+patrons.
 """
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ class SecretKeyError(TerminalError):
 
 
 def key_dir() -> Path:
-    """Where keys (and the audit log's pins, :mod:`patronguard.audit.pin`) are kept: ``var/keys``."""
-    return settings.var_dir() / "keys"
+    """Where keys (and the audit log's pins, :mod:`patronguard.audit.pin`) are kept: ``var/keys``
+    (``PATRONGUARD_KEY_DIR``; an absolute path, see :func:`patronguard.settings.key_dir`)."""
+    return settings.key_dir()
 
 
 def _key_file() -> Path:
@@ -47,6 +51,10 @@ def patron_hash_key() -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SecretKeyError(f"{path}: permissions {mode:04o} are too open; the patron-hash key must be "
+                             "readable by its owner only (chmod 600)")
     try:
         key = bytes.fromhex(path.read_text().strip())
     except ValueError:

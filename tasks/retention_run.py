@@ -19,10 +19,12 @@ from patronguard.retention.exposure import ExposureReport
 from patronguard.retention.ledger import Deltas
 from patronguard.retention.plan import RetentionPlan, out_of_scope_findings, plan_run
 from patronguard.retention.render_run import render_run_markdown
-from patronguard.retention.run import AFTER_SUITE, RetentionRun, new_run, record_retention_run, rows_before
+from patronguard.retention.aggdelete import act_on_table
+from patronguard.retention.batchaudit import audit_dead_runs, pending_ids, what_recovery_did
+from patronguard.retention.run import RetentionRun, new_run, record_retention_run, rows_before, validate_after
 from patronguard.retention.verify import Verification, require_verified, verify_retention
 from patronguard.store import opened_store
-from patronguard.validate import ValidationSummary, require_valid, validate_ils
+from patronguard.validate import ValidationSummary
 
 from .policy import DATABASE_IO, PATRON_DATA
 
@@ -62,8 +64,11 @@ def apply_retention_to_table(table: str, ils_url: str | None, store_url: str | N
     Called under the flow's run lock (held by ``run_id``): recovery finishes a failed attempt's batches,
     since that attempt has ended, and the lock keeps every other run out."""
     with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
+        prepared = pending_ids(ctx.store)
         recovered = recover_pending_batches(ctx)
-        deltas = apply_to_table(ctx, policy, table, run_date)
+        if prepared:  # a killed run's work (record_run_and_audit lists whatever else no event lists yet)
+            audit_dead_runs(ctx.store, run_id, what_recovery_did(ctx.store, prepared))
+        deltas = act_on_table(ctx, policy, table, run_date, apply=apply_to_table)
         return {"counts": {k: dict(v) for k, v in deltas.counts.items()}, "batch_ids": list(ctx.batch_ids),
                 "recovered": recovered}
 
@@ -95,9 +100,12 @@ def verify_after_run(ils_url: str | None, store_url: str | None, shape: IlsShape
 
 
 @task(name="validate-ils-after", **PATRON_DATA, **DATABASE_IO)
-def validate_ils_after(ils_url: str | None, shape: IlsShape, counts: dict[str, int]) -> ValidationSummary:
+def validate_ils_after(ils_url: str | None, shape: IlsShape, counts: dict[str, int], policy: LoadedPolicy,
+                       run: RetentionRun) -> ValidationSummary:
+    """The ils_after suite as the policy makes it (row counts: stripped tables unchanged, deleted ones less
+    exactly the rows the run deleted)."""
     with opened_ils(ils_url, scan_unmapped=False) as (engine, _):
-        return require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts))
+        return validate_after(engine, shape, policy, counts, run)
 
 
 @task(name="publish-run-artifact", **PATRON_DATA)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from checksums import table_checksums
 from conftest import ROOT, SMALL_SPEC
 from dbs import fresh_database
+from ledger_audit import assert_every_finished_batch_audited_once
 from patronguard.ils import LibrarySpec, init_ils
 
 POLICY = str(ROOT / "policy/westchester.yaml")
@@ -95,6 +96,7 @@ def test_killed_runs_end_exactly_like_an_uninterrupted_run(backend, tmp_path):
         engine.dispose()
         assert statuses.get("prepared", 0) == 0
         assert statuses.get("abandoned", 0) >= 1     # a kill after prepare left one to redo
+        assert_every_finished_batch_audited_once(store_url)  # the killed runs' work too, each batch once
         verify = subprocess.run([sys.executable, "-m", "patronguard.cli", "retention", "verify", "--db", url,
                                  "--store", store_url, "--policy", POLICY, "--as-of", AS_OF],
                                 env=env(), capture_output=True, text=True, timeout=600)

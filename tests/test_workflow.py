@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from conftest import ROOT
 from patronguard.audit import verify_log
-from patronguard.authz import init_director_key, sign_authorization
-from patronguard.gateway import load_request, parse_request, request_sha256
+from patronguard.authz import init_director_key, sign_request
+from patronguard.gateway import load_request, parse_request
 from patronguard.policy import load_policy
 from patronguard.store import opened_store
 from patronguard.workflow import requests as wf
-from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge, purge_request_document
+from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge, new_purge_request
 from patronguard.workflow.service import (
     add_evidence, decide_stored, hold_release_request, release_hold_with_authorization, submit,
 )
@@ -31,9 +31,17 @@ def director(tmp_path, monkeypatch):
 
 
 def _sign(request, key, *, action=None, days=1):
-    return sign_authorization(request_sha256(request), signer="director", scope=[action or request.action],
-                              expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days),
-                              private_key_path=key.private_key_path)
+    return sign_request(request, signer="director", scope=[action or request.action],
+                        expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days),
+                        private_key_path=key.private_key_path)
+
+
+def _purge_auth(store_url, scope, key, path, *, execute):
+    """What the Director does: print the bound purge request for this store, sign it, save it."""
+    with opened_store(store_url) as store:
+        request = parse_request(new_purge_request(store, WESTCHESTER, scope, execute=execute))
+    path.write_text(json.dumps(_sign(request, key)))
+    return str(path)
 
 
 def test_westport_s4_court_order_referred_held_then_released_on_counsel_and_signature(director, tmp_path):
@@ -118,16 +126,13 @@ def test_workflow_refuses_impossible_steps(tmp_path):
 
 def test_purge_needs_a_verified_authorization_for_that_scope(director, small_ils_sqlite_copy, tmp_path):
     url, store_url = f"sqlite:///{small_ils_sqlite_copy}", f"sqlite:///{tmp_path / 'store.db'}"
-    with pytest.raises(PurgeRefusedError, match="purge refused"):
+    with pytest.raises(PurgeRefusedError, match="purge refused: no written authorization was presented"):
         authorized_purge(url, WESTCHESTER, "patron:12", None, store_url=store_url, confirm=True)
-    signed_for_other = _sign(parse_request(purge_request_document("patron:13")), director)
-    (tmp_path / "other.json").write_text(json.dumps(signed_for_other))
-    with pytest.raises(PurgeRefusedError):
-        authorized_purge(url, WESTCHESTER, "patron:12", str(tmp_path / "other.json"), store_url=store_url, confirm=True)
-    good = _sign(parse_request(purge_request_document("older-than:30")), director)
-    (tmp_path / "good.json").write_text(json.dumps(good))
-    result, decision = authorized_purge(url, WESTCHESTER, "older-than:30", str(tmp_path / "good.json"),
-                                        store_url=store_url, confirm=False)
+    other = _purge_auth(store_url, "patron:13", director, tmp_path / "other.json", execute=True)
+    with pytest.raises(PurgeRefusedError, match="signed for another scope"):
+        authorized_purge(url, WESTCHESTER, "patron:12", other, store_url=store_url, confirm=True)
+    good = _purge_auth(store_url, "older-than:30", director, tmp_path / "good.json", execute=False)
+    result, decision = authorized_purge(url, WESTCHESTER, "older-than:30", good, store_url=store_url, confirm=False)
     assert decision.outcome == "allow" and result["dry_run"] and result["plan"]
 
 
@@ -143,9 +148,8 @@ def test_disclosure_and_purge_flows_go_through_the_gateway(prefect_harness, dire
     with opened_store(store_url) as store:
         assert wf.get_request(store, request_id).state == "decided"
 
-    good = _sign(parse_request(purge_request_document("older-than:30")), director)
-    (tmp_path / "auth.json").write_text(json.dumps(good))
-    summary = director_purge("older-than:30", str(tmp_path / "auth.json"), confirm=True,
+    good = _purge_auth(store_url, "older-than:30", director, tmp_path / "auth.json", execute=True)
+    summary = director_purge("older-than:30", good, confirm=True,
                              policy_path=str(ROOT / "policy/westchester.yaml"),
                              ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
     assert summary["outcome"] == "allow" and not summary["dry_run"] and summary["batches"] > 0

@@ -1,7 +1,7 @@
-"""The audit log's errors (shared by the log, its checkpoints and its pin)."""
+"""The audit log's errors (shared by the log, its checkpoints, its pin and its witnesses)."""
 from __future__ import annotations
 
-from ..errors import TerminalError
+from ..errors import TerminalError, TransientError
 
 
 class AuditLogTamperedError(TerminalError):
@@ -12,3 +12,13 @@ class AuditLogTamperedError(TerminalError):
 
 class AuditLogError(TerminalError):
     """The audit log cannot be checked (missing identity, unreadable checkpoint file)."""
+
+
+class WitnessUnavailableError(TransientError):
+    """An external witness of the audit log (the Prefect API) is configured but could not be reached."""
+
+
+class WitnessRequiredError(AuditLogError):
+    """``audit verify --require-witness`` found no external witness it could check."""
+
+    exit_code = 1

@@ -1,4 +1,5 @@
-"""Verifying the whole audit log, truncation included: RFC 6962 tree heads checkpointed outside the store.
+"""Verifying the whole audit log, truncation included: RFC 6962 tree heads checkpointed outside the store
+(the tree's hashes and the checkpoint files are in ``checkpoints.py``).
 
 The chain (:mod:`patronguard.audit.chain`) catches an edited, deleted,
 inserted, reordered or forged entry, but deleting the *last* entries leaves
@@ -52,162 +53,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .. import settings
 from .chain import GENESIS, AuditEntry, append_event, at_iso, audit_mac_key, canonical_fast
 from .errors import AuditLogError, AuditLogTamperedError
+from .checkpoints import (  # noqa: F401 (re-exported: the tree and checkpoint files live there)
+    EMPTY_ROOT, Checkpoint, Head, _append_checkpoint, _parse_checkpoint, _write_head, checkpoint_path, frontier_root,
+    head_path, leaf_hash, load_checkpoints, load_head, merkle_root, node_hash,
+)
 from .pin import Pin, advance_pin, load_pin, mismatch_message, pin_path, require_log_id, tree_head
 
 LOG_ID_SETTING = "audit_log_id"
 _sha256 = hashlib.sha256
 _blake2b = hashlib.blake2b
-EMPTY_ROOT = _sha256(b"").hexdigest()
-
-
-# ----------------------------------------------------------------------------- Merkle tree (RFC 6962)
-def leaf_hash(entry_hash_hex: str) -> bytes:
-    return _sha256(b"\x00" + bytes.fromhex(entry_hash_hex)).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return _sha256(b"\x01" + left + right).digest()
-
-
-def frontier_root(frontier: list[bytes]) -> str:
-    """The RFC 6962 root of a tree given the roots of its perfect subtrees, left to right."""
-    if not frontier:
-        return EMPTY_ROOT
-    root = frontier[-1]
-    for left in reversed(frontier[:-1]):
-        root = node_hash(left, root)
-    return root.hex()
-
-
-def merkle_root(entry_hashes: list[str]) -> str:
-    """Reference RFC 6962 Merkle Tree Hash (recursive definition), for tests and proofs."""
-    def mth(items: list[bytes]) -> bytes:
-        if len(items) == 1:
-            return items[0]
-        k = 1 << ((len(items) - 1).bit_length() - 1)
-        return node_hash(mth(items[:k]), mth(items[k:]))
-    return mth([leaf_hash(h) for h in entry_hashes]).hex() if entry_hashes else EMPTY_ROOT
-
-
-# ----------------------------------------------------------------------------- checkpoints
-@dataclass(frozen=True)
-class Checkpoint:
-    log_id: str
-    tree_size: int
-    head_hash: str
-    root_hash: str
-    legacy: int
-    at: str
-    mac: str = ""
-
-    def body(self) -> dict:
-        return {"log_id": self.log_id, "tree_size": self.tree_size, "head_hash": self.head_hash,
-                "root_hash": self.root_hash, "legacy": self.legacy, "at": self.at}
-
-    def expected_mac(self, key: bytes) -> str:
-        text = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
-        return _blake2b(text.encode(), key=key, digest_size=32, person=b"pg-audit-ckpt").hexdigest()
-
-    def line(self) -> str:
-        return json.dumps(self.body() | {"mac": self.mac}, sort_keys=True, separators=(",", ":"))
-
-
-def checkpoint_path(log_id: str) -> Path:
-    return settings.var_dir() / "audit" / f"{require_log_id(log_id, 'audit log id')}.checkpoints.jsonl"
-
-
-def head_path(log_id: str) -> Path:
-    """The latest checkpoint with its Merkle frontier, so the next checkpoint need not re-read the log."""
-    return settings.var_dir() / "audit" / f"{require_log_id(log_id, 'audit log id')}.head.json"
-
-
-@dataclass(frozen=True)
-class Head:
-    checkpoint: Checkpoint
-    frontier: tuple[str, ...]
-
-    def expected_mac(self, key: bytes) -> str:
-        text = json.dumps({"checkpoint": self.checkpoint.line(), "frontier": list(self.frontier)},
-                          sort_keys=True, separators=(",", ":"))
-        return _blake2b(text.encode(), key=key, digest_size=32, person=b"pg-audit-head").hexdigest()
-
-
-def _parse_checkpoint(raw: dict) -> Checkpoint:
-    return Checkpoint(log_id=str(raw["log_id"]), tree_size=int(raw["tree_size"]), head_hash=str(raw["head_hash"]),
-                      root_hash=str(raw["root_hash"]), legacy=int(raw["legacy"]), at=str(raw["at"]),
-                      mac=str(raw["mac"]))
-
-
-def load_head(log_id: str, key: bytes) -> Head | None:
-    """The latest checkpoint and frontier, or None if absent or not genuine (then the log is re-read)."""
-    path = head_path(log_id)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        head = Head(_parse_checkpoint(raw["checkpoint"]), tuple(str(h) for h in raw["frontier"]))
-        frontier = [bytes.fromhex(h) for h in head.frontier]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    cp = head.checkpoint
-    if (raw.get("mac") != head.expected_mac(key) or cp.mac != cp.expected_mac(key) or cp.log_id != log_id
-            or frontier_root(frontier) != cp.root_hash):
-        return None
-    return head
-
-
-def load_checkpoints(path: Path, log_id: str, key: bytes) -> list[Checkpoint]:
-    """Every checkpoint in ``path``; AuditLogTamperedError on a forged line or another log's checkpoint."""
-    found: list[Checkpoint] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise AuditLogError(f"{path}: cannot read the checkpoint file ({exc.strerror})") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            cp = _parse_checkpoint(json.loads(line))
-        except (ValueError, KeyError, TypeError):
-            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: not a checkpoint") from None
-        if cp.mac != cp.expected_mac(key):
-            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: MAC does not verify "
-                                        "(forged or altered checkpoint, or another patron-hash key)")
-        if cp.log_id != log_id:
-            raise AuditLogTamperedError(f"checkpoint file {path} line {number}: belongs to audit log "
-                                        f"{cp.log_id}, not this store's {log_id}")
-        found.append(cp)
-    return found
-
-
-def _append_checkpoint(path: Path, cp: Checkpoint) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(cp.line() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _write_head(cp: Checkpoint, frontier: list[bytes], key: bytes) -> None:
-    head = Head(cp, tuple(h.hex() for h in frontier))
-    path = head_path(cp.log_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump({"checkpoint": json.loads(cp.line()), "frontier": list(head.frontier),
-                   "mac": head.expected_mac(key)}, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
 
 
 def _record(path: Path, log_id: str, scan: "ScanResult", key: bytes, *, store=None) -> Checkpoint:
@@ -419,7 +281,7 @@ def _refused(problem: str, *, checks: list[str], pin: Pin | None, pin_file: str,
 
 
 def verify_log(store, *, checkpoints: Path | str | None = None, record: bool = True,
-               table: str = "audit_events") -> AuditVerification:
+               table: str = "audit_events", witness_check=None) -> AuditVerification:
     """Verify every entry against the pin and the checkpoints outside the store; name what is wrong.
 
     Reads the store's pin first (``var/keys/audit/<store>.pin.json``, see :mod:`patronguard.audit.pin`):
@@ -429,6 +291,8 @@ def verify_log(store, *, checkpoints: Path | str | None = None, record: bool = T
 
     ``checkpoints``: a checkpoint file (default ``var/audit/<log id>.checkpoints.jsonl``).
     ``record``: after a successful check, checkpoint the verified head (if it grew) and advance the pin.
+    ``witness_check``: ``f(store, result) -> [problems]`` comparing the log with the tree heads external
+    witnesses hold (:class:`patronguard.audit.witness_check.WitnessCheck`), run before anything is written.
     Nothing is written when the check fails.
     """
     key = audit_mac_key()
@@ -502,6 +366,8 @@ def verify_log(store, *, checkpoints: Path | str | None = None, record: bool = T
         else:
             checks.append(f"the checkpoint file reaches the pinned latest tree size {pin.latest_size} "
                           "(not deleted or rolled back)")
+    if witness_check is not None:
+        problems += witness_check(store, result)
     if problems:
         result.ok = False
         result.problem = "; also: ".join(problems)
@@ -551,6 +417,33 @@ def checkpoint(store, *, table: str = "audit_events") -> Checkpoint | None:
             _advance_pin(store, head.checkpoint, key)
         return None
     return _record(checkpoint_path(log_id), log_id, scan, key, store=store)
+
+
+def require_checkpointable(store, *, table: str = "audit_events") -> None:
+    """Raise what :func:`checkpoint` would raise now, writing nothing: a run checks before it changes the ILS
+    that its audit event can be anchored (the store names the pinned log, has its MAC column, and the entries
+    since the latest checkpoint verify)."""
+    key = audit_mac_key()
+    url = store.engine.url
+    pin = load_pin(url, key)
+    with store.engine.connect() as conn:
+        log_id = audit_log_id(conn, store.tables)
+        if pin is not None and pin.log_id != log_id:
+            raise AuditLogTamperedError(mismatch_message(log_id, pin, url))
+        if not has_mac_column(conn, table) or "entry_mac" not in store[table].c:
+            raise AuditLogTamperedError(MAC_COLUMN_MISSING)
+        head = load_head(log_id, key)
+        known = [head.checkpoint] if head is not None else []
+        anchors = [c for c in _pin_anchors(pin, log_id, known)
+                   if head is None or c.tree_size > head.checkpoint.tree_size]
+        legacy_limit = pin.legacy if pin is not None else (head.checkpoint.legacy if head is not None else None)
+        scan = scan_entries(conn, store[table], checkpoints=anchors, mac_key=key, resume=head,
+                            legacy_limit=legacy_limit)
+    if scan.first_bad_seq is not None:
+        raise AuditLogTamperedError(f"audit log: first bad entry {scan.first_bad_seq}: {scan.problem}")
+    if pin is not None and scan.entries < pin.latest_size:
+        raise AuditLogTamperedError(f"audit log: first bad entry {scan.entries + 1}: truncated: the log ends at "
+                                    f"entry {scan.entries} but the pin records {pin.latest_size} entries")
 
 
 def record_event(store, kind: str, payload: dict, *, table: str = "audit_events") -> AuditEntry:

@@ -22,6 +22,14 @@ store content). The pin holds, MAC'd with the audit MAC key:
 The pin is written when the log is first checkpointed (trust on first use)
 and moved forward with every checkpoint of the default checkpoint file. It
 carries no patron value: ids, sizes and hashes only.
+
+Its ``created`` time names the pin: every tree head published to an external
+witness (:mod:`patronguard.audit.witness`) carries it, so a pin deleted and
+re-created, or rolled back to an older copy, no longer matches the heads the
+witnesses hold. Only a deliberate re-pin (:func:`replace_pin`, ``patronguard
+audit repin``, when the operator really restored or replaced the store)
+starts a new pin whose ``repin`` record (time, reason, previous pin) tells
+verification that the heads published under earlier pins are superseded.
 """
 from __future__ import annotations
 
@@ -91,10 +99,15 @@ class Pin:
     latest: dict
     created: str
     mac: str = ""
+    #: set by a deliberate re-pin: {"at", "reason", "entry", "previous": {log_id, tree_size, root_hash, created}}
+    repin: dict | None = None
 
     def body(self) -> dict:
-        return {"format": PIN_FORMAT, "store": self.store, "log_id": self.log_id, "mac_required": self.mac_required,
+        body = {"format": PIN_FORMAT, "store": self.store, "log_id": self.log_id, "mac_required": self.mac_required,
                 "legacy": self.legacy, "first": self.first, "latest": self.latest, "created": self.created}
+        if self.repin is not None:                     # absent from pins never re-pinned (their MACs stay valid)
+            body["repin"] = self.repin
+        return body
 
     def expected_mac(self, key: bytes) -> str:
         text = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
@@ -119,7 +132,8 @@ def load_pin(url, key: bytes) -> Pin | None:
         pin = Pin(store=str(raw["store"]), log_id=str(raw["log_id"]), mac_required=bool(raw["mac_required"]),
                   legacy=int(raw["legacy"]), created=str(raw["created"]), mac=str(raw["mac"]),
                   first=tree_head(**{k: raw["first"][k] for k in ("tree_size", "root_hash", "head_hash", "at")}),
-                  latest=tree_head(**{k: raw["latest"][k] for k in ("tree_size", "root_hash", "head_hash", "at")}))
+                  latest=tree_head(**{k: raw["latest"][k] for k in ("tree_size", "root_hash", "head_hash", "at")}),
+                  repin=_repin_record(raw.get("repin")))
         genuine = raw.get("format") == PIN_FORMAT and pin.mac == pin.expected_mac(key)
     except (ValueError, KeyError, TypeError):
         genuine = False
@@ -129,6 +143,14 @@ def load_pin(url, key: bytes) -> Pin | None:
     if pin.store != store_key(url) or not is_log_id(pin.log_id):
         raise AuditLogTamperedError(f"{path}: the audit log's pin belongs to another store")
     return pin
+
+
+def _repin_record(value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("at"), str) or not isinstance(value.get("reason"), str):
+        raise ValueError("repin record")
+    return value
 
 
 @contextlib.contextmanager
@@ -173,7 +195,7 @@ def advance_pin(url, log_id: str, head: dict, legacy: int, key: bytes) -> Pin:
     with _locked(path):
         current = load_pin(url, key)
         if current is None:
-            now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            now = _now()
             pin = Pin(store=store_key(url), log_id=require_log_id(log_id), mac_required=True, legacy=int(legacy),
                       first=dict(head), latest=dict(head), created=now)
         elif current.log_id != log_id:
@@ -182,6 +204,32 @@ def advance_pin(url, log_id: str, head: dict, legacy: int, key: bytes) -> Pin:
             return current
         else:
             pin = Pin(**{**current.__dict__, "latest": dict(head), "mac": ""})
+        pin = Pin(**{**pin.__dict__, "mac": pin.expected_mac(key)})
+        _write(path, pin)
+        return pin
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def replace_pin(url, log_id: str, head: dict, legacy: int, key: bytes, *, reason: str, entry: int,
+                previous: Pin | None) -> Pin:
+    """A deliberate re-pin (``patronguard audit repin``): a new pin for the log the store holds now.
+
+    ``head`` is the verified head of the log (including the audit event of the re-pin, entry ``entry``);
+    the pin's ``repin`` record keeps the time, the reason and the pin it replaces, so the tree heads
+    witnesses hold from before it count as superseded, not as a rollback.
+    """
+    path = pin_path(url)
+    with _locked(path):
+        now = _now()
+        before = None if previous is None else {
+            "log_id": previous.log_id, "tree_size": previous.latest_size,
+            "root_hash": previous.latest["root_hash"], "created": previous.created}
+        pin = Pin(store=store_key(url), log_id=require_log_id(log_id), mac_required=True, legacy=int(legacy),
+                  first=dict(head), latest=dict(head), created=now,
+                  repin={"at": now, "reason": str(reason), "entry": int(entry), "previous": before})
         pin = Pin(**{**pin.__dict__, "mac": pin.expected_mac(key)})
         _write(path, pin)
         return pin

@@ -4,7 +4,10 @@ Westport §5: every decision is subject to review by the Board. The report
 reads the audit log once (streaming) and shows: whether the log verifies
 (and its tree head, which the Board can keep as an anchor), events by kind,
 decisions by outcome, by clause and by action, law-enforcement requests,
-emergencies, open obligations, legal holds, purges and retention runs.
+emergencies, open obligations, legal holds, purges, retention runs and
+re-pins of the log (``patronguard audit repin``, with their reasons). The
+checks listed are those actually made — pin, MACs, checkpoints and each
+external witness (:mod:`patronguard.audit.witness_check`) — never more.
 
 Payloads hold no patron values; even so, the report shows only known,
 summary fields (counts, clause ids, outcomes, short request hashes, the
@@ -33,7 +36,7 @@ _LAW_FIELDS = ("requester_role", "request_kind", "requester", "action", "categor
 LAW_CLAUSES = {"westport-4", "Westport §4"}
 EMERGENCY_CLAUSES = {"westchester-6", "Westchester §6"}
 KNOWN_KINDS = {"decision", "request-state", "legal-hold-placed", "legal-hold-released", "purge",
-               "obligation-opened", "obligation-closed", "retention-run", "retention-dry-run"}
+               "obligation-opened", "obligation-closed", "retention-run", "retention-dry-run", "retention-recovered"}
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:70rem;
@@ -101,6 +104,21 @@ def _total_counts(counts) -> int | str:
     return "" if counts is None else _short(counts, 40)
 
 
+def _recovered(payload: dict) -> tuple[str, int]:
+    """A ``retention-recovered`` event: what it says of the killed runs, and the rows their batches changed."""
+    runs = [r for r in payload.get("runs") or [] if isinstance(r, dict)]
+    batches = [b for r in runs for b in r.get("batches") or [] if isinstance(b, dict)]
+    rows = 0
+    for batch in batches:
+        for counts in (batch.get("counts") or {}).values() if isinstance(batch.get("counts"), dict) else []:
+            if isinstance(counts, dict):
+                rows += sum(v for k, v in counts.items() if k in ("stripped", "deleted", "anonymised")
+                            and isinstance(v, int) and not isinstance(v, bool))
+    kind = (f"recovered {len(batches)} batches of {len(runs)} killed run(s): {payload.get('completed', 0)} "
+            f"completed, {payload.get('abandoned', 0)} abandoned")
+    return kind, rows
+
+
 def _run_changes(payload: dict) -> int:
     total = 0
     for table in payload.get("tables") or []:
@@ -121,7 +139,7 @@ def render_board_report(store, out_path: Path | str, *, verification: AuditVerif
     outcomes: Counter = Counter()
     clause_outcomes: dict[str, Counter] = defaultdict(Counter)
     actions: Counter = Counter()
-    law, emergencies, purges, runs = [], [], [], []
+    law, emergencies, purges, runs, repins = [], [], [], [], []
     holds: dict[str, dict] = {}
     obligations: dict[str, dict] = {}
     request_states: dict[str, str] = {}
@@ -178,11 +196,19 @@ def render_board_report(store, out_path: Path | str, *, verification: AuditVerif
                 obligations.pop(str(payload.get("obligation_id")), None)
             elif kind == "purge":
                 purges.append([seq, when, _short(payload.get("scope"), 60), _total_counts(payload.get("counts"))])
+            elif kind == "audit-repinned":
+                previous = payload.get("previous_pin") if isinstance(payload.get("previous_pin"), dict) else {}
+                repins.append([seq, when, _short(payload.get("reason"), 120),
+                               f"log {_short(previous.get('log_id'), 8)}, {previous.get('tree_size', '?')} entries"
+                               if previous else "none", payload.get("tree_size_before", "")])
             elif kind in ("retention-run", "retention-dry-run"):
                 policy = payload.get("policy") if isinstance(payload.get("policy"), dict) else {}
                 runs.append([seq, when, "dry run" if kind == "retention-dry-run" else "run",
                              payload.get("as_of", ""), f"{policy.get('library', '')} {policy.get('version', '')}",
                              _run_changes(payload), payload.get("verified", "")])
+            elif kind == "retention-recovered":
+                what, rows = _recovered(payload)
+                runs.append([seq, when, what, "", "", rows, ""])
             else:
                 other[kind] += 1
 
@@ -251,6 +277,11 @@ def render_board_report(store, out_path: Path | str, *, verification: AuditVerif
         '<h2 id="retention">Retention runs</h2>',
         _table(["entry", "time (UTC)", "kind", "as of", "policy", "rows stripped/deleted/anonymised", "verified"],
                runs, numeric={0, 5}, empty="no retention runs"),
+        '<h2 id="repins">Re-pins of the audit log</h2>',
+        "<p>A re-pin accepts the store's log as it is after a deliberate restore or replacement of the store; "
+        "tree heads published before it no longer bind.</p>",
+        _table(["entry", "time (UTC)", "reason", "previous pin", "entries before"], repins, numeric={0, 4},
+               empty="no re-pins"),
         '<h2 id="other">Other events</h2>',
         _table(["kind", "events"], [[k, n] for k, n in sorted(other.items())], numeric={1},
                empty="none"),

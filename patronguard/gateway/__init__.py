@@ -11,13 +11,13 @@ from .decide import Verifier, decide, request_facts
 from .decision import Decision, ExplanationEntry, Obligation
 from .render import render_json, render_text
 from .request import (
-    AccessRequest, Evidence, Requester, Subject, canonical_request, load_request, parse_request, request_sha256,
+    AccessRequest, Binding, Evidence, Requester, Subject, canonical_request, load_request, parse_request, request_sha256,
 )
 from .rules import AccessPolicy, AccessRule, Branch, ObligationSpec
 from .vocabulary import ACTIONS, CHANNELS, DATA_ACTIONS, FACTS, RECORD_FIELDS, ROLES, SUBJECT_ACTIONS
 
 __all__ = [
-    "ACTIONS", "AccessPolicy", "AccessRequest", "AccessRule", "Branch", "CHANNELS", "Condition", "DATA_ACTIONS",
+    "ACTIONS", "AccessPolicy", "AccessRequest", "AccessRule", "Binding", "Branch", "CHANNELS", "Condition", "DATA_ACTIONS",
     "Decision", "Evidence", "ExplanationEntry", "FACTS", "OUTCOMES", "Obligation", "ObligationSpec",
     "RECORD_FIELDS", "ROLES", "Requester", "SEVERITY", "SUBJECT_ACTIONS", "Subject", "Verifier",
     "canonical_request", "combine", "compile_condition", "decide", "load_request", "parse_request",

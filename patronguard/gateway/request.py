@@ -1,7 +1,9 @@
 """The access request: who asks, for what, about whom, how, and on what evidence.
 
 Read from JSON (``load_request``) or built in code (``parse_request``). Unknown
-fields are errors, never a deny; every error names the file and field path.
+fields are errors, never a deny; types are strict (``true`` is not a number, ``"42"``
+is not a borrowernumber; numbers are bounded); every error names the file and
+field path.
 The subject is a borrowernumber, never a name: requests carry no patron PII.
 """
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -21,22 +23,29 @@ from .vocabulary import (
 )
 
 
+#: Koha's borrowernumber is a signed 32-bit INT
+MAX_BORROWERNUMBER = 2**31 - 1
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields are errors and values are taken as given: no ``true`` for 1, no ``"42"`` for 42
+    (also the base of the access rules and conditions read from a policy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Requester(_Strict):
     """Who is asking. A patron or guardian gives their own borrowernumber; others an opaque id."""
 
     role: Role = Field(examples=["patron"])
-    borrowernumber: int | None = Field(default=None, ge=1, examples=[4211])
+    borrowernumber: int | None = Field(default=None, ge=1, le=MAX_BORROWERNUMBER, examples=[4211])
     id: str | None = Field(default=None, max_length=120, examples=["staff-17"])
 
 
 class Subject(_Strict):
     """Whose Patron Record the request is about (Westchester §1: the patron it identifies)."""
 
-    borrowernumber: int = Field(ge=1, examples=[4211])
+    borrowernumber: int = Field(ge=1, le=MAX_BORROWERNUMBER, examples=[4211])
 
 
 class Evidence(_Strict):
@@ -57,6 +66,24 @@ class Evidence(_Strict):
         default=None, examples=[{"signer": "director", "request_sha256": "…", "signature": "…"}])
 
 
+class Binding(_Strict):
+    """What a request patronguard prints for signing is bound to (``purge --print-request``,
+    ``holds release --print-request``): this store, one use (the nonce), and — for a purge — the exact
+    scope, the cutoff it resolves to and the mode; for a hold release, the hold and the legal process
+    that placed it. The run about to happen must match every field (:mod:`patronguard.authz_use`)."""
+
+    store_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                          examples=["3f2c0d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"])
+    nonce: str = Field(pattern=r"^[0-9a-f]{32}$", examples=["9b1f0c2d3e4a5b6c7d8e9f0a1b2c3d4e"])
+    scope: str | None = Field(default=None, max_length=40, examples=["older-than:30"])
+    cutoff: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", examples=["2026-06-01"])
+    mode: Literal["dry_run", "execute"] | None = Field(default=None, examples=["execute"])
+    hold_id: int | None = Field(default=None, ge=1, examples=[4])
+    hold_placed_at: str | None = Field(default=None, max_length=40, examples=["2026-06-30T09:12:00"])
+    hold_request_id: str | None = Field(default=None, max_length=36, examples=["3f2c…"])
+    hold_reference: str | None = Field(default=None, max_length=255, examples=["wpd-2026-014"])
+
+
 class AccessRequest(_Strict):
     """One request to the gateway. ``fields`` is what the requester asks to be told."""
 
@@ -67,6 +94,7 @@ class AccessRequest(_Strict):
     channel: Channel = Field(examples=["in_person"])
     fields: list[RecordField] = Field(default=[], examples=[["titles", "due_dates"]])
     evidence: Evidence = Evidence()
+    binding: Binding | None = None
 
     @model_validator(mode="after")
     def _shape_fits_action(self) -> "AccessRequest":
@@ -105,6 +133,8 @@ def canonical_request(request: AccessRequest) -> dict[str, Any]:
     cannot be part of what it signs)."""
     data = request.model_dump(mode="json")
     data["evidence"].pop("written_authorization", None)
+    if data.get("binding") is None:     # requests without one hash as they always did
+        data.pop("binding", None)
     return data
 
 

@@ -32,11 +32,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
-from ..db import connect, masked
+from ..db import connect, masked, parse_url, sqlite_path
 from ..errors import DatabaseUnavailableError, IlsAlreadyInitialisedError, InputError
+from ..outputs import DATABASE_SUFFIXES, check_folder, is_sqlite_file
 from .generate import LibrarySpec, generate_library
 from .line_schema import DEFAULT_LINE, check_line, known_tables, line_metadata
 
+#: Tables that make a database patronguard's store (``ils init`` never writes Koha tables into one)
+_STORE_TABLES = {"schema_migrations", "store_settings", "audit_events", "retention_batches"}
 #: Tables whose ids are shared with their history table (Koha moves the row).
 _SHARED_IDS = {"issues": ("issue_id", "old_issues"), "reserves": ("reserve_id", "old_reserves")}
 _SQLITE_LOAD = {"synchronous": "OFF", "cache_size": "-262144", "temp_store": "MEMORY"}
@@ -63,8 +66,13 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
         raise InputError(f"init_ils needs a LibrarySpec, got {type(spec).__name__}")
     line = check_line(koha_version)
     say = progress or (lambda text: None)
+    _check_target(url)
     engine = connect(url, option="--db", must_exist=False, create_dirs=True)
     try:
+        present = set(sa.inspect(engine).get_table_names())
+        if len(present & _STORE_TABLES) >= 2:
+            raise InputError(f"--db {masked(url)} is a patronguard store, not an ILS; "
+                             "refusing to write Koha tables into it")
         before = _koha_tables(engine)
         if before and not replace:
             shown = ", ".join(before[:3]) + (", …" if len(before) > 3 else "")
@@ -81,6 +89,24 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
         return counts
     finally:
         engine.dispose()
+
+
+def _check_target(url: str) -> None:
+    """A SQLite ``--db`` must be a SQLite database or not exist yet: never a directory, a device or
+    some other file (SQLite would write its pages over an empty one)."""
+    path = sqlite_path(parse_url(url, option="--db"))
+    if path is None:
+        return
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise InputError(f"--db {masked(url)}: {path} is not a regular file; refusing to write to it")
+        if path.stat().st_size and not is_sqlite_file(path):
+            raise InputError(f"--db {masked(url)}: {path} exists and is not a SQLite database; "
+                             "refusing to write to it")
+        if not path.stat().st_size and path.suffix.lower() not in DATABASE_SUFFIXES:
+            raise InputError(f"--db {masked(url)}: {path} is an existing empty file not named like a "
+                             "database (.db, .sqlite); refusing to write to it")
+    check_folder(path.parent, "--db")
 
 
 def _koha_tables(engine: Engine | Connection) -> list[str]:

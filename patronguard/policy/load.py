@@ -41,6 +41,13 @@ def check_against_pii_map(policy: Policy, pii_map: PiiMap, source: str) -> None:
             raise PolicyError(
                 f"{where}.action: {rule.action!r} is not possible for {rule.records}; expected one of: {', '.join(allowed)}"
             )
+        if rule.keep_statistics is not None:
+            tables = pii_map.tables_by_record_class().get(rule.records, [])
+            if not any(pii_map.tables[t].aggregate is not None for t in tables):
+                raise PolicyError(
+                    f"{where}.keep_statistics: records {rule.records} have no statistics to keep (the PII map "
+                    f"aggregates none of their tables: {', '.join(tables)}); remove the field"
+                )
     scheduled = {r.records for r in policy.retention.schedule}
     for records, tables in pii_map.tables_by_record_class().items():
         if records not in scheduled:
@@ -48,6 +55,16 @@ def check_against_pii_map(policy: Policy, pii_map: PiiMap, source: str) -> None:
                 f"{source}: retention.schedule: no rule for records {records!r} "
                 f"(tables {', '.join(tables)}); every record class must have a retention period"
             )
+
+
+def check_against_after_suite(loaded: LoadedPolicy, pii_map: PiiMap | None = None) -> None:
+    """PolicyError (one line) if running this policy would make the after-run expectation suite fail
+    (``expectations/ils_after/``, see :mod:`patronguard.validate.after`)."""
+    from ..validate.after import after_suite_conflicts, conflict_message
+
+    conflicts = after_suite_conflicts(loaded.policy, pii_map or builtin_pii_map("koha"))
+    if conflicts:
+        raise PolicyError(conflict_message(loaded.path, conflicts))
 
 
 def load_policy(path: str | Path, pii_map: PiiMap | None = None) -> LoadedPolicy:

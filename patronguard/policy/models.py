@@ -6,14 +6,18 @@ errors, every rule cites clauses that the file itself defines.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from ..datafiles import Day
 from ..gateway.rules import AccessPolicy
-from ..ils.piimap import RetentionAction
+from ..ils.piimap import RetentionAction, TableMap
+
+#: what the run does to history the policy deletes and the PII map aggregates (loans, holds): counts it
+#: into the statistics warehouse, then deletes it (unless the rule says ``keep_statistics: false``)
+AGGREGATE_THEN_DELETE = "aggregate_then_delete"
 
 
 class _Strict(BaseModel):
@@ -21,7 +25,7 @@ class _Strict(BaseModel):
 
 
 class Amendment(_Strict):
-    date: dt.date = Field(examples=["2007-10-17"])
+    date: Day = Field(examples=["2007-10-17"])
     by: str = Field(examples=["Library Board of Trustees"])
     note: str | None = None
 
@@ -33,7 +37,7 @@ class Adoption(_Strict):
     document: str = Field(examples=["Privacy, Confidentiality and Law Enforcement Request Policy"])
     source: str = Field(examples=["seeds/004_48d3159bfb7e9a2b.txt"])
     version: str = Field(min_length=1, examples=["2024.1"])
-    adopted: dt.date = Field(examples=["2003-05-12"])
+    adopted: Day = Field(examples=["2003-05-12"])
     adopted_by: str = Field(examples=["Library Board of Trustees"])
     amended: list[Amendment] = []
     jurisdiction: str | None = Field(default=None, examples=["US-CT"])
@@ -52,10 +56,34 @@ class Adoption(_Strict):
 
 class RetentionRule(_Strict):
     records: str = Field(examples=["loan_history"])
-    keep_days: int = Field(ge=0, le=36500, examples=[30])
+    keep_days: StrictInt = Field(ge=0, le=36500, examples=[30])
     action: RetentionAction = Field(examples=["aggregate_then_strip"])
     clauses: list[str] = Field(min_length=1, examples=[["westport-3"]])
     reason: str = Field(min_length=1, examples=["Loan history is needed only until the item is back and settled."])
+    #: with ``action: delete`` of history the PII map aggregates (loans, holds): ``false`` says explicitly
+    #: that no statistics are kept, so the rows are deleted without being counted first; absent (or
+    #: ``true``), they are counted into the statistics warehouse, then deleted
+    keep_statistics: StrictBool | None = Field(default=None, examples=[False])
+
+    @model_validator(mode="after")
+    def _statistics_fit_the_action(self) -> "RetentionRule":
+        if self.keep_statistics is None:
+            return self
+        if self.action in ("strip", "anonymise_then_delete"):
+            raise ValueError(f"keep_statistics applies to action delete (and aggregate_then_strip, which always "
+                             f"keeps them), not to {self.action}; remove it")
+        if self.action == "aggregate_then_strip" and not self.keep_statistics:
+            raise ValueError("keep_statistics: false contradicts action aggregate_then_strip (which counts the "
+                             "rows into the statistics first); use action strip or delete")
+        return self
+
+    def action_for(self, table_map: TableMap) -> str:
+        """What the run does to a table of this record class: the policy's action, except that a ``delete``
+        of rows the PII map knows how to aggregate counts them into the warehouse first
+        (``aggregate_then_delete``) unless ``keep_statistics`` is false."""
+        if self.action == "delete" and table_map.aggregate is not None and self.keep_statistics is not False:
+            return AGGREGATE_THEN_DELETE
+        return self.action
 
 
 class OutOfScope(_Strict):

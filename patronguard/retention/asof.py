@@ -12,17 +12,19 @@ def library_today(tz: ZoneInfo) -> dt.date:
 
 
 def resolve_as_of(value: str | dt.date | None, tz: ZoneInfo, *, option: str = "--as-of") -> dt.date:
-    """Parse ``YYYY-MM-DD`` (default: today in the library's time zone); refuse the future."""
+    """Parse ``YYYY-MM-DD`` (default, when not given at all: today in the library's time zone); refuse an
+    empty or malformed day (ASCII digits only, 1900 on) and the future."""
+    from ..datafiles import check_day
+
     today = library_today(tz)
-    if value is None or value == "":
+    if value is None:
         return today
     if isinstance(value, dt.datetime):
         value = value.date()
-    if not isinstance(value, dt.date):
-        try:
-            value = dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise InputError(f"{option}: {value!r} is not a date; expected YYYY-MM-DD, e.g. 2026-01-31") from None
+    try:
+        value = check_day(value)
+    except ValueError as error:
+        raise InputError(f"{option}: {error}") from None
     if value > today:
         raise InputError(f"{option}: {value.isoformat()} is in the future (today is {today.isoformat()} in {tz.key})")
     return value

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from .. import faults
 from ..errors import TransientError
-from .aggregate import circulation_facts
+from .aggregate import circulation_rows
 from .children import delete_children
 from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
 from .ledger import Deltas
@@ -51,10 +51,16 @@ def keys_in(column: sa.ColumnElement, keys: list[int], dialect: str) -> sa.Colum
 
 
 # ----------------------------------------------------------------------------- helpers
-def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, deltas: Deltas) -> int:
-    """Add the matching rows to ``deltas``; return how many rows were aggregated."""
+def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, deltas: Deltas,
+                   patrons: set | None = None) -> int:
+    """Add the matching rows to ``deltas``; return how many rows were aggregated (and add their patrons
+    to ``patrons`` if given)."""
+    from .packedrows import packed_rows  # driver_rows' tuples; on MariaDB fetched as one packed value
+
     spec = scope.table_map.aggregate
-    rows = driver_rows(conn, circulation_facts(scope, ctx.shape, ctx.pii_map, spec, where, per_patron=True))
+    rows = packed_rows(conn, circulation_rows(scope, ctx.shape, ctx.pii_map, spec, where), dates_as_text=True)
+    if patrons is not None:
+        patrons.update(row[7] for row in rows)
     return deltas.add_facts(scope.name, rows, ctx.hash_key)
 
 
@@ -73,15 +79,22 @@ def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -
         .where(sa.or_(*(t.c[c].is_not(None) for c in text_cols)), where)  # cheap test first
     )
     updates = []
-    for row in conn.execute(query):
-        values = dict(zip(ident_cols, row[len(keys) + len(text_cols):]))
-        who = PatronIdentifiers.from_values(values.get("firstname"), values.get("surname"), values.get("othernames"),
-                                            values.get("cardnumber"), values.get("email"),
-                                            (values.get("phone"), values.get("mobile")))
-        old = row[len(keys):len(keys) + len(text_cols)]
+    known: dict[tuple, PatronIdentifiers] = {}  # a patron's rows come in runs: build their identifiers once
+    n_keys, n_text = len(keys), len(text_cols)
+    # the driver's plain tuples where the row is matched by an integer key; SQLAlchemy's rows where it
+    # is matched by its age (SQLite's DATETIME binds need the datetime its result processing gives)
+    for row in (driver_rows(conn, query) if scope.key_columns() else conn.execute(query).all()):
+        ident = row[n_keys + n_text:]
+        who = known.get(ident)
+        if who is None:
+            values = dict(zip(ident_cols, ident))
+            who = known[ident] = PatronIdentifiers.from_values(
+                values.get("firstname"), values.get("surname"), values.get("othernames"), values.get("cardnumber"),
+                values.get("email"), (values.get("phone"), values.get("mobile")))
+        old = row[n_keys:n_keys + n_text]
         new = [scrub_text(v, who) for v in old]
         if list(new) != list(old):
-            match = {f"k{i}": v for i, v in enumerate(row[:len(keys)])}
+            match = {f"k{i}": v for i, v in enumerate(row[:n_keys])}
             if not scope.key_columns():  # no key: match the row by its age, link and old text too
                 match |= {f"o{i}": v for i, v in enumerate(old)}
             updates.append(match | {f"n{i}": v for i, v in enumerate(new)})
@@ -166,7 +179,12 @@ def strip_rows(conn: Connection, ctx: RunContext, scope: RowScope, selected: sa.
 
 
 def strip_by_slice(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -> Deltas:
-    """The same for a table without a key (Koha's statistics): slices of the age column, plus their patrons."""
+    """The same for a table without a key (Koha's statistics): slices of the age column, plus their patrons.
+
+    A slice is every eligible row up to the age of the ``batch_size``-th one (ties included). Its rows are
+    read once — the aggregation's own rows, or just their links when there is nothing to aggregate —
+    which gives the row count and the slice's patrons (kept in the ledger for recovery); one ``UPDATE``
+    then strips exactly the rows selected (same predicate, same transaction, rows locked on servers)."""
     scope = ctx.scope(name)
     eligible, age, link = scope.eligible(cutoff), scope.age, scope.link
 
@@ -179,21 +197,23 @@ def strip_by_slice(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool)
             return None
         state["next"] = upper
         selected = sa.and_(base, age <= upper)
-        conn.execute(ctx.lock(sa.select(sa.literal_column("1")).select_from(scope.table).where(selected), scope.table)).all()
-        rows = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(selected)).scalar()
-        patrons = sorted(conn.execute(sa.select(link).where(selected).distinct()).scalars().all())
         deltas = Deltas()
         if aggregate:
-            _check(rows, aggregate_into(conn, ctx, scope, selected, deltas), f"{name} aggregation")
+            if ctx.dialect != "sqlite":  # lock first (SQLite's write transaction already excludes writers)
+                conn.execute(ctx.lock(sa.select(sa.literal_column("1")).select_from(scope.table).where(selected),
+                                      scope.table)).all()
+            patrons: set = set()
+            rows = aggregate_into(conn, ctx, scope, selected, deltas, patrons)
             deltas.count(name, "aggregated", rows)
+        else:
+            links = [r[0] for r in driver_rows(conn, ctx.lock(sa.select(link).where(selected), scope.table))]
+            rows, patrons = len(links), set(links)
         scrubbed = scrub_free_text(conn, ctx, scope, selected)
-        in_slice = age <= upper if state["last"] is None else sa.and_(age > state["last"], age <= upper)
-        changed = sum(conn.execute(scope.table.update().where(in_slice, link.in_(chunk))
-                                   .values({link.name: ctx.anonymous_value})).rowcount for chunk in chunks(patrons))
+        changed = conn.execute(scope.table.update().where(selected).values({link.name: ctx.anonymous_value})).rowcount
         _check(rows, changed, f"{name} strip")
         deltas.count(name, "stripped", changed)
         deltas.count(name, "scrubbed", scrubbed)
-        selector = {"slice": [state["last"], upper], "patrons": patrons}
+        selector = {"slice": [state["last"], upper], "patrons": sorted(patrons)}
         return selector, deltas, changed, scrubbed
 
     return _loop(ctx, name, "aggregate_then_strip" if aggregate else "strip", work, Deltas(), "stripped")

@@ -37,7 +37,8 @@ class RunContext:
     progress: Callable[[str], None]
     batch_ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: table → the policy's action for its record class (how history goes when its patron is removed)
+    #: table → the policy's action for its record class (how history goes when its patron is removed);
+    #: ``aggregate_then_delete`` where a delete keeps statistics (set by ``aggdelete.use_policy_actions``)
     actions: dict[str, str] = field(default_factory=dict)
     #: the run's day: "today" for open transactions and current patrons (None: the database's date)
     as_of: dt.date | None = None
@@ -53,7 +54,7 @@ class RunContext:
         """Row locks on servers; SQLite's write transaction (BEGIN IMMEDIATE) already excludes writers."""
         if self.dialect == "postgresql":
             return query.with_for_update(of=table)
-        if self.dialect == "mysql":
+        if self.dialect in ("mysql", "mariadb"):
             return query.with_for_update()
         return query
 

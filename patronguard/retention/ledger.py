@@ -147,9 +147,9 @@ def _upsert_statement(conn: Connection, table: sa.Table, columns, update: list[s
     """INSERT of ``columns``; on an existing primary key, ``update`` columns are added to (``add``) or replaced."""
     dialect = conn.dialect.name
     stmt = _insert(dialect)(table)
-    incoming = stmt.inserted if dialect == "mysql" else stmt.excluded
+    incoming = stmt.inserted if dialect in ("mysql", "mariadb") else stmt.excluded
     values = {c: (table.c[c] + incoming[c]) if add else incoming[c] for c in update}
-    if dialect == "mysql":
+    if dialect in ("mysql", "mariadb"):
         stmt = stmt.on_duplicate_key_update(values)
     else:
         stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key], set_=values)

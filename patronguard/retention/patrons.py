@@ -4,6 +4,8 @@ For each batch of patrons, every other table that links to them is handled
 by what the PII map and the policy say of it:
 
 * history whose record class the policy aggregates then strips: aggregated, scrubbed, link re-pointed;
+* history the policy deletes and the map aggregates (unless ``keep_statistics: false``): aggregated, then
+  deleted (``aggdelete``; the action is in ``ctx.actions`` once ``aggdelete.use_policy_actions`` ran);
 * history the policy strips (reviews, tags, suggestions …) and tables whose map says
   ``on_patron_removal: strip``: free text scrubbed, link re-pointed;
 * everything else that is theirs (holds in progress, lists, files, photo, messaging
@@ -22,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..ils.piimap import PSEUDONYM, TableMap
+from ..policy.models import AGGREGATE_THEN_DELETE
+from .aggdelete import delete_counted
 from .aggregate import AGE_BANDS, UNKNOWN
 from .batches import _check, _loop, aggregate_into, scrub_free_text, strip_rows
 from .children import delete_children
@@ -128,6 +132,11 @@ def release_table(conn: Connection, ctx: RunContext, name: str, table_map: Table
         _check(rows, changed, f"{name} strip")
         deltas.count(name, "stripped", changed)
         return scrubbed
+    if action == AGGREGATE_THEN_DELETE and table_map.aggregate is not None:
+        scope = ctx.scope(name)
+        delete_counted(conn, ctx, scope, sa.and_(*scope.identifying, naming(ctx, table_map, scope.link, patrons)),
+                       deltas)
+        return 0
     condition = sa.or_(*(naming(ctx, table_map, c, patrons) for c in links))
     if table_map.link_when:
         condition = sa.and_(condition, t.c[table_map.link_when.column].in_(table_map.link_when.in_))

@@ -4,10 +4,19 @@
 each table's step will do (action, cutoff, which of a release line's
 alternative columns it reads) and then *rehearses* every step: each batch
 processor runs once with an empty selection inside a transaction that is
-rolled back. So every SELECT, UPDATE and DELETE the run will issue is built
-and executed by the database itself (unknown columns, types, permissions)
-before a single row changes; a schema surprise stops the run with one line
-naming the table, and nothing is half-done.
+rolled back — the row-locking SELECT that pages it, the aggregation, the
+UPDATE of the patron link and of the free-text columns, every DELETE (child
+rows, rows, a removed patron's belongings and the patron row), the staff
+links cleared. So every statement the run will issue is built and executed
+by the database itself (unknown columns, types, permissions) before a single
+row changes; a refusal stops the run with one line naming the step's table,
+the statement kind and the table it was on, and nothing is half-done.
+
+Before that, the policy is checked against the after-run suite
+(:mod:`patronguard.validate.after`: an expectation the policy would make fail
+stops the run), and, when the run writes, the audit directories must be
+writable and the store must accept every kind of write the run makes there
+(:mod:`.preflight`).
 """
 from __future__ import annotations
 
@@ -21,12 +30,16 @@ from ..errors import PatronguardError, RunPlanError, UnmappedPatronDataError
 from ..ils.piimap import PiiMap
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy
+from ..policy.models import AGGREGATE_THEN_DELETE
+from ..validate.after import after_suite_conflicts, conflict_message
+from .aggdelete import delete_counted, single_key, use_policy_actions
 from .asof import cutoff_for
 from .batches import strip_rows
 from .children import delete_children
 from .context import RunContext
 from .ledger import Deltas
-from .patrons import count_removed_patrons, release_patron_rows
+from .patrons import anonymise_and_delete, count_removed_patrons, release_patron_rows
+from .preflight import driver_reason, refused_statement, rehearse_store_writes, require_audit_writable
 
 
 @dataclass
@@ -105,18 +118,36 @@ def column_choices(pii_map: PiiMap, shape: IlsShape) -> list[str]:
     return out
 
 
+def _rehearse_scrub(conn: Connection, scope) -> None:
+    """The UPDATE that scrubs free text, on no row (the real one runs only where there is text to scrub)."""
+    text = [c for c in scope.table_map.columns_with("free_text") if c in scope.table.c]
+    if text:
+        conn.execute(scope.table.update().where(sa.false()).values({c: scope.table.c[c] for c in text}))
+
+
 def _rehearse(conn: Connection, ctx: RunContext, table: str, action: str, cutoff: dt.date, write: bool) -> None:
     """Run ``table``'s step once on an empty selection (the caller rolls back)."""
+    scope = ctx.scope(table)
     if action == "anonymise_then_delete":
-        scope = ctx.scope(table)
-        conn.execute(sa.select(*scope.key_columns()).where(scope.eligible(cutoff)).limit(1)).all()
+        (key,) = scope.key_columns()
+        query = sa.select(key).where(scope.eligible(cutoff)).order_by(key).limit(1)
+        conn.execute(ctx.lock(query, scope.table) if write else query).all()
         count_removed_patrons(conn, ctx, scope, [], Deltas())
         if write:
             release_patron_rows(conn, ctx, [-1], Deltas())  # a patron key no row has: every statement, no change
+            anonymise_and_delete(conn, ctx, scope, [-1])
         return
-    scope = ctx.scope(table)
     table_map = scope.table_map
-    conn.execute(sa.select(scope.link).select_from(scope.source).where(scope.eligible(cutoff)).limit(1)).all()
+    keys = scope.key_columns()
+    page = keys[0] if len(keys) == 1 else scope.age if action != "delete" else scope.link
+    paging = sa.select(page).select_from(scope.source).where(scope.eligible(cutoff)).order_by(page).limit(1)
+    locks = write and (len(keys) == 1 or action != "delete")  # a delete paged on the link uses DISTINCT, no lock
+    conn.execute(ctx.lock(paging, scope.table) if locks else paging).all()
+    if action == AGGREGATE_THEN_DELETE:
+        single_key(scope)
+        if write:
+            delete_counted(conn, ctx, scope, sa.false(), Deltas())
+        return
     if action == "delete":
         if write:
             delete_children(conn, ctx, table, sa.false(), Deltas())
@@ -130,18 +161,37 @@ def _rehearse(conn: Connection, ctx: RunContext, table: str, action: str, cutoff
                            "AnonymousPatron preference is not set; set AnonymousPatron or schedule it for delete")
     if write:
         strip_rows(conn, ctx, scope, sa.false(), 0, action == "aggregate_then_strip", Deltas())
+        _rehearse_scrub(conn, scope)
+
+
+def check_after_suite(ctx: RunContext, loaded: LoadedPolicy) -> None:
+    """RunPlanError if the after-run suite holds an expectation this policy would make fail."""
+    conflicts = after_suite_conflicts(loaded.policy, ctx.pii_map, anonymous_is_null=ctx.anonymous_value is None)
+    if conflicts:
+        raise RunPlanError(conflict_message(loaded.path, conflicts))
 
 
 def plan_run(ctx: RunContext, loaded: LoadedPolicy, as_of: dt.date, tables: list[str], *,
              write: bool = True) -> RetentionPlan:
-    """Plan and rehearse every step; RunPlanError (one line naming the table) if any cannot run."""
+    """Plan and rehearse every step; RunPlanError (one line naming the table) if any cannot run.
+
+    Checks first that the policy and the after-run suite agree and that the run's audit event can be
+    anchored (``var/audit`` and the pin directory writable); with ``write``, that the store accepts every
+    write the run makes there."""
     shape, pii_map = ctx.shape, ctx.pii_map
     ctx.as_of = as_of
     found_out_of_scope = out_of_scope_findings(shape, loaded)
+    check_after_suite(ctx, loaded)
+    require_audit_writable(ctx.store)
+    if write:
+        rehearse_store_writes(ctx.store, ctx.run_id)
+    use_policy_actions(ctx, loaded)
     steps = []
     for table in tables:
-        rule = loaded.policy.rule_for(pii_map.tables[table].records)
-        steps.append(PlannedStep(table, rule.records, rule.action, rule.keep_days, cutoff_for(as_of, rule.keep_days)))
+        table_map = pii_map.tables[table]
+        rule = loaded.policy.rule_for(table_map.records)
+        steps.append(PlannedStep(table, rule.records, rule.action_for(table_map), rule.keep_days,
+                                 cutoff_for(as_of, rule.keep_days)))
     with ctx.ils.connect() as conn:
         trans = conn.begin()
         try:
@@ -154,9 +204,9 @@ def plan_run(ctx: RunContext, loaded: LoadedPolicy, as_of: dt.date, tables: list
                     raise RunPlanError(f"{step.table}: cannot {step.action.replace('_', ' ')}: this database has "
                                        f"no column {exc.args[0]!r} that the step needs") from None
                 except sa.exc.DBAPIError as exc:
-                    reason = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
-                    raise RunPlanError(f"{step.table}: cannot {step.action.replace('_', ' ')}: the database "
-                                       f"refused a statement of the step ({reason})") from None
+                    kind, on = refused_statement(exc)
+                    raise RunPlanError(f"{step.table}: cannot {step.action.replace('_', ' ')}: the database refused "
+                                       f"{kind} on {on} ({driver_reason(exc)}); nothing was written") from None
         finally:
             trans.rollback()
     release = shape.release.describe() if shape.release else "release not detected"

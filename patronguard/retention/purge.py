@@ -11,7 +11,9 @@ Scopes:
   rows (a purge never destroys what a court or an unpaid fine needs).
 
 Only with a verified written authorization of the Director or a designee
-(checked by the caller through the gateway); dry run unless confirmed.
+(checked by the caller through the gateway, which hands in a ``claim`` that
+records the authorization's single use under the run lock, before the first
+ILS write); dry run unless confirmed.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from .batches import RunContext, _check, _run_batch, aggregate_into, scrub_free_
 from .children import delete_children
 from .ledger import Deltas
 
-SCOPE = re.compile(r"^(?:(?P<older>older-than):(?P<days>\d{1,5})|(?P<patron>patron):(?P<number>\d{1,12}))$")
+SCOPE = re.compile(r"^(?:(?P<older>older-than):(?P<days>[0-9]{1,5})|(?P<patron>patron):(?P<number>[0-9]{1,12}))$")
 
 
 @dataclass(frozen=True)
@@ -141,22 +143,27 @@ def _patron_history_plan(ctx: RunContext, borrowernumber: int) -> dict[str, int]
 
 def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, store_url: str | None,
               confirm: bool, authorized_by: str, batch_size: int = 20_000, progress=None,
-              lock_wait: float | None = None) -> dict:
+              lock_wait: float | None = None, as_of: dt.date | None = None, claim=None) -> dict:
     """Show (dry run) or do the purge; the caller has already had the authorization verified.
 
     Confirmed, it holds the run lock of the store and the ILS (:mod:`.runlock`) from planning to the audit
-    entry, so it never runs alongside a retention run or another purge."""
+    entry, so it never runs alongside a retention run or another purge. ``as_of`` is the day the
+    authorization was bound to (default today in the policy's time zone); ``claim(store)``, if given, runs
+    once the lock is held and the purge planned, before anything is written: it records the authorization's
+    use, and raising there stops the purge with nothing done."""
     from ..audit import append_event, checkpoint, hashed_patron
     from ..ils.piimap import builtin_pii_map
     from ..store import opened_store
     from .batches import merge_counts
+    from .aggdelete import act_on_table
+    from .batchaudit import audit_dead_runs, pending_ids, what_recovery_did
     from .engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
     from .exposure import build_exposure_report
     from .plan import out_of_scope_findings
     from .report import opened_ils
     from .runlock import DEFAULT_LOCK_WAIT, run_lock
 
-    day = now_day(loaded)
+    day = as_of or now_day(loaded)
     pii_map = builtin_pii_map("koha")
     with ExitStack() as stack:
         engine, shape = stack.enter_context(opened_ils(ils_url, write=confirm))
@@ -177,13 +184,18 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
             plan = {k: v for k, v in _patron_history_plan(ctx, scope.borrowernumber).items() if v}
         result = {"scope": scope.as_dict(), "as_of": day.isoformat(), "dry_run": not confirm, "plan": plan,
                   "done": {}, "batches": 0}
+        if claim is not None:   # planned (reads only); before the first write
+            claim(store)
         if not confirm:
             return result
+        prepared = pending_ids(store)
         recover_pending_batches(ctx)
+        if prepared:  # a killed run's work (a retention run lists whatever else no event lists yet)
+            audit_dead_runs(store, run_id, what_recovery_did(store, prepared))
         done = Deltas()
         if scope.kind == "older_than":
             for table in tables_in_order(pii_map, shape):
-                merge_counts(done, apply_to_table(ctx, policy, table, day))
+                merge_counts(done, act_on_table(ctx, policy, table, day, apply=apply_to_table))
         else:
             merge_counts(done, purge_patron_history(ctx, scope.borrowernumber))
         result["done"] = {k: dict(v) for k, v in done.counts.items()}

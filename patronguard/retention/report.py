@@ -96,6 +96,10 @@ def exposure_report(ils_url: str | None = None, policy_path: str | None = None, 
         if validate:
             say("validating the ILS with the ils_source expectation suite")
             validation = require_valid(validate_ils(engine, shape))
+        if record:
+            from .preflight import require_separate_store
+
+            require_separate_store(ils_url, store_url)  # opening the store creates its tables
         store = open_store(store_url) if record else None
         holds = frozenset(store.active_legal_holds()) if store else frozenset()
         say("measuring patron data past retention")

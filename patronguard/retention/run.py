@@ -16,9 +16,14 @@ from ..ils.piimap import builtin_pii_map
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy, load_policy
 from ..store import Store, open_store, opened_store
-from ..validate import ValidationSummary, load_suite_documents, require_valid, validate_ils
+from ..validate import (
+    AFTER_SUITE, ValidationSummary, after_parameters, after_suite_documents, load_suite_documents, require_valid,
+    validate_ils,
+)
+from .aggdelete import act_on_table
 from .asof import resolve_as_of
 from .authorize import require_scheduled_run_allowed
+from .batchaudit import append_dead_runs, audit_dead_runs, own_batches, pending_ids, what_recovery_did
 from .batches import merge_counts
 from .engine import (
     TableOutcome, apply_to_table, check_batch_size, make_context, outcome_dicts, outcomes,
@@ -27,11 +32,10 @@ from .engine import (
 from .exposure import ExposureReport, build_exposure_report
 from .ledger import Deltas
 from .plan import RetentionPlan, out_of_scope_findings, plan_run
+from .preflight import require_separate_store
 from .runlock import DEFAULT_LOCK_WAIT, run_lock
 from .report import open_ils, opened_ils, record_report
 from .verify import Verification, require_verified, verify_retention
-
-AFTER_SUITE = "ils_after"
 
 
 @dataclass
@@ -75,12 +79,31 @@ def rows_before(engine: Engine, shape: IlsShape) -> dict[str, int]:
     return out
 
 
+def validate_after(engine: Engine, shape: IlsShape, loaded: LoadedPolicy, counts: dict[str, int],
+                   run: RetentionRun) -> ValidationSummary:
+    """The ``ils_after`` suite as the policy makes it (:mod:`patronguard.validate.after`): a table the policy
+    strips keeps its row count, one it deletes from lost exactly the rows this run deleted."""
+    pii_map = builtin_pii_map("koha")
+    params = after_parameters(loaded.policy, pii_map, counts, {t.table: t.deleted for t in run.tables})
+    return require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=params,
+                                      documents=after_suite_documents(loaded.policy, pii_map)))
+
+
 def audit_run(store: Store, run: RetentionRun) -> None:
-    payload = run.summary() | {
-        "cutoffs": {t.table: t.cutoff.isoformat() for t in run.tables},
-        "batch_ids": run.batch_ids,
-    }
+    """The run's audit event. An acting run (holding the run lock) lists its batches as the ledger has them,
+    and first, in the same transaction, any finished batch of a dead run no event lists yet
+    (:mod:`.batchaudit`)."""
     with store.engine.begin() as conn:
+        abandoned: list[str] = []
+        if not run.dry_run:
+            append_dead_runs(conn, store, run.run_id)
+            run.batch_ids, abandoned = own_batches(conn, store, run.run_id)
+        payload = run.summary() | {
+            "cutoffs": {t.table: t.cutoff.isoformat() for t in run.tables},
+            "batch_ids": run.batch_ids,
+        }
+        if abandoned:  # a failed attempt of one of this run's own steps, abandoned by its recovery
+            payload["abandoned_batch_ids"] = abandoned
         append_event(conn, store["audit_events"], "retention-dry-run" if run.dry_run else "retention-run", payload)
     checkpoint(store)
 
@@ -116,12 +139,14 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
     require_scheduled_run_allowed(loaded)
     day = resolve_as_of(as_of, loaded.policy.tz)
     pii_map = builtin_pii_map("koha")
+    require_separate_store(ils_url, store_url)  # before anything is opened: opening the store creates its tables
     engine, shape = open_ils(ils_url, write=not dry_run)
     with ExitStack() as held:
         held.callback(engine.dispose)
         out_of_scope_findings(shape, loaded)  # refuse unmapped patron data before anything else
         say(f"found {shape.release.describe()}")
         store = open_store(store_url)
+        held.callback(store.engine.dispose)
         run_id = str(uuid.uuid4())
         if not dry_run:  # validated, measured, planned, acted on and verified by this run alone
             lock = held.enter_context(run_lock(engine, store, run_id=run_id, wait=lock_wait, progress=say))
@@ -142,15 +167,18 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
         counts = rows_before(engine, shape)
         run = new_run(ctx.run_id, loaded, before, False)
         run.validation_before, run.plan = before_check.to_dict(), plan
+        prepared = pending_ids(store)
         run.recovered = recover_pending_batches(ctx)
+        if audit_dead_runs(store, ctx.run_id, what_recovery_did(store, prepared)):
+            say("audited the work of a killed run (retention-recovered)")
         done = Deltas()
         for table in plan.tables:
             lock.ensure()
-            merge_counts(done, apply_to_table(ctx, loaded, table, day))
+            merge_counts(done, act_on_table(ctx, loaded, table, day, apply=apply_to_table))
         run.tables, run.batch_ids = outcomes(before, loaded, done), list(ctx.batch_ids)
         say("verifying: nothing identifying left past retention, warehouse equals ledger")
         run.verification = require_verified(verify_retention(engine, shape, pii_map, loaded, day, store, holds))
-        run.validation_after = require_valid(validate_ils(engine, shape, AFTER_SUITE, parameters=counts)).to_dict()
+        run.validation_after = validate_after(engine, shape, loaded, counts, run).to_dict()
         record_retention_run(store, run, started)
         return run
 
@@ -160,9 +188,10 @@ def verify_only(ils_url: str | None = None, policy_path: str | None = None, *, s
     """``patronguard retention verify``: read-only on both databases."""
     loaded = load_policy(settings.policy_path(policy_path))
     day = resolve_as_of(as_of, loaded.policy.tz)
+    require_separate_store(ils_url, store_url)
     with opened_ils(ils_url, scan_unmapped=False) as (engine, shape), opened_store(store_url) as store:
         return verify_retention(engine, shape, builtin_pii_map("koha"), loaded, day, store,
-                                frozenset(store.active_legal_holds()))
+                                frozenset(store.active_legal_holds()), audited=True)
 
 
-__all__ = ["RetentionRun", "record_report", "run_retention", "verify_only"]
+__all__ = ["AFTER_SUITE", "RetentionRun", "record_report", "run_retention", "validate_after", "verify_only"]

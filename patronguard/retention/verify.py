@@ -14,6 +14,7 @@ from ..ils.piimap import PiiMap
 from ..ils.shape import IlsShape
 from ..policy import LoadedPolicy
 from ..store import Store
+from .batchaudit import unaudited_batches
 from .exposure import ExposureReport, build_exposure_report
 from .ledger import Ledger
 
@@ -38,6 +39,7 @@ class Verification:
     warehouse_events: dict[str, int] = field(default_factory=dict)
     ledger_aggregated: dict[str, int] = field(default_factory=dict)
     pending_batches: int = 0
+    unaudited_batches: int = 0
     exposure: ExposureReport | None = None
 
     def to_dict(self) -> dict:
@@ -60,7 +62,9 @@ def warehouse_events(store: Store) -> dict[str, int]:
 
 
 def verify_retention(engine: Engine, shape: IlsShape, pii_map: PiiMap, loaded: LoadedPolicy, as_of: dt.date,
-                     store: Store, legal_holds: frozenset[int]) -> Verification:
+                     store: Store, legal_holds: frozenset[int], *, audited: bool = False) -> Verification:
+    """With ``audited`` (``retention verify`` — not a run, whose own batches its final event lists), also that
+    every finished batch of the ledger is listed by an audit event (:mod:`.batchaudit`)."""
     exposure = build_exposure_report(engine, shape, pii_map, loaded, as_of, legal_holds)
     ledger = Ledger(store)
     result = Verification(as_of=as_of, ok=True, exposure=exposure, warehouse_events=warehouse_events(store),
@@ -74,6 +78,15 @@ def verify_retention(engine: Engine, shape: IlsShape, pii_map: PiiMap, loaded: L
         result.discrepancies.append(Discrepancy(
             "retention_batches", f"{result.pending_batches} batches prepared but never completed "
                                  "(a run was killed); run `patronguard retention run` to recover them"))
+    if audited:
+        with store.engine.connect() as conn:
+            missing = unaudited_batches(conn, store, besides_run=None)
+        result.unaudited_batches = len(missing)
+        if missing:
+            runs = len({b.run_id for b in missing})
+            result.discrepancies.append(Discrepancy(
+                "audit_events", f"{len(missing)} finished batches of {runs} run(s) appear in no audit event "
+                                "(a run was killed before recording); run `patronguard retention run` to audit them"))
     for source in sorted(set(result.warehouse_events) | set(result.ledger_aggregated)):
         events, aggregated = result.warehouse_events.get(source, 0), result.ledger_aggregated.get(source, 0)
         if events != aggregated:

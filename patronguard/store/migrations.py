@@ -139,11 +139,30 @@ def _v4_workflow(conn: Connection) -> None:
     create_workflow_tables(conn)
 
 
+def _v5_authorization_uses(conn: Connection) -> None:
+    """Each use of a written authorization, once: the authorization id (SHA-256 of its signature) is the key,
+    and the nonce of the request it was bound to is unique too, so a second use fails on the constraint."""
+    md = sa.MetaData()
+    sa.Table(
+        "authorization_uses", md,
+        sa.Column("authorization_id", sa.String(64), primary_key=True),
+        sa.Column("request_nonce", sa.String(32), unique=True),
+        sa.Column("used_at", sa.DateTime, nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("purpose", sa.String(255), nullable=False),
+        sa.Column("request_sha256", sa.String(64), nullable=False),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("signer", sa.String(16), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
     Migration(2, "batch ledger, statistics warehouse, audit events", _v2_ledger_warehouse_audit),
     Migration(3, "audit entry MACs and the audit log id", _v3_audit_mac_and_log_id),
     Migration(4, "access requests, their steps and obligations; holds linked to requests", _v4_workflow),
+    Migration(5, "single-use written authorizations", _v5_authorization_uses),
 )
 
 _schema_migrations = sa.Table(

@@ -1,26 +1,85 @@
-"""The Director's purge as a gateway request: built from its scope, signed, verified, then done."""
+"""The Director's purge as a gateway request: printed bound to this store, the exact scope, the cutoff it
+resolves to and the mode; signed; verified against the run about to happen; used once.
+
+``patronguard purge --scope older-than:30 [--confirm] --print-request`` prints the request with a fresh
+nonce; the Director signs it (``keys sign … --scope purge``); the purge then rebuilds the request from what
+it is about to do (this store, this scope, today's cutoff, ``--confirm`` or not) and the authorization's
+nonce, so the signature verifies only for that run. An ``execute`` authorization also shows a dry run
+without being used up; a ``dry_run`` one never executes. Each use is recorded once
+(:mod:`patronguard.authz_use`): the claim is committed under the run lock before the first ILS write.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+import secrets
 from pathlib import Path
 
 from ..errors import InputError, TerminalError
-from ..gateway import parse_request
+from ..gateway import decide, parse_request
 from ..policy import LoadedPolicy
-from ..retention.purge import parse_scope, run_purge
+from ..retention.purge import PurgeScope, now_day, parse_scope, run_purge
+
+_NONCE = re.compile(r"^[0-9a-f]{32}$")
 
 
 class PurgeRefusedError(TerminalError):
-    """The gateway refused a Director's act (purge, hold release): no valid written authorization, out of scope …"""
+    """The gateway refused a Director's act (purge, hold release): no valid written authorization, out of scope,
+    bound to another run, already used … (the message says which)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, decision=None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+        self.reason = reason or message
 
 
-def purge_request_document(scope_text: str) -> dict:
-    """The request the Director signs: the same scope always gives the same request (and hash)."""
+def canonical_scope(scope: PurgeScope) -> str:
+    return f"older-than:{scope.days}" if scope.kind == "older_than" else f"patron:{scope.borrowernumber}"
+
+
+def _shown(scope_text: str | None) -> str:
+    """A scope as messages and the use record may show it: never a borrowernumber."""
+    if isinstance(scope_text, str) and scope_text.startswith("patron:"):
+        return "one patron's reading history"
+    return str(scope_text)
+
+
+def purge_cutoff(scope: PurgeScope, as_of: dt.date) -> dt.date | None:
+    """Rows dated before this day are purged (``older-than``); a patron's history goes whatever its age."""
+    return as_of - dt.timedelta(days=scope.days) if scope.kind == "older_than" else None
+
+
+def purge_binding(store_id: str, scope: PurgeScope, as_of: dt.date, *, mode: str, nonce: str | None) -> dict:
+    cutoff = purge_cutoff(scope, as_of)
+    return {"store_id": store_id, "nonce": nonce, "scope": canonical_scope(scope),
+            "cutoff": cutoff.isoformat() if cutoff else None, "mode": mode}
+
+
+def purge_request_document(scope_text: str, *, binding: dict | None = None) -> dict:
+    """The request the Director signs; with ``binding`` (store, scope, cutoff, mode, nonce) it is good for one run."""
     scope = parse_scope(scope_text)
-    document = {"request_id": f"purge {scope_text}", "action": "purge", "requester": {"role": "director"},
-                "channel": "written"}
+    document = {"request_id": f"purge {canonical_scope(scope)}", "action": "purge",
+                "requester": {"role": "director"}, "channel": "written"}
     if scope.borrowernumber is not None:
         document["subject"] = {"borrowernumber": scope.borrowernumber}
+    if binding is not None:
+        document["binding"] = binding
+    return document
+
+
+def new_purge_request(store, loaded: LoadedPolicy, scope_text: str, *, execute: bool,
+                      as_of: dt.date | None = None) -> dict:
+    """What ``purge --print-request`` prints: bound to this store, scope, today's cutoff and the mode, fresh nonce."""
+    from ..authz_use import store_identity
+
+    scope = parse_scope(scope_text)
+    binding = purge_binding(store_identity(store), scope, as_of or now_day(loaded),
+                            mode="execute" if execute else "dry_run", nonce=secrets.token_hex(16))
+    document = purge_request_document(scope_text, binding=binding)
+    parse_request(document, "purge request")     # it must be a valid request
     return document
 
 
@@ -29,37 +88,86 @@ def _read_authorization(path: str) -> dict:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(f"--authorization: {path}: file not found") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"--authorization: {path}: not a JSON authorization ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise InputError(f"--authorization: {path}: expected a JSON object")
     return data
 
 
+def purge_mismatch(signed, expected: dict) -> str | None:
+    """Why an authorization bound to ``signed`` does not fit the run ``expected``; None if it does."""
+    from ..authz_use import unbound_or_other_store
+
+    hint = ("print the request with `patronguard purge --scope SCOPE [--confirm] --print-request` and have that "
+            "signed")
+    why = unbound_or_other_store(signed, expected["store_id"], hint)
+    if why:
+        return why
+    if signed.get("scope") != expected["scope"]:
+        return f"signed for another scope: {_shown(signed.get('scope'))}, this purge is {_shown(expected['scope'])}"
+    if signed.get("mode") == "dry_run" and expected["mode"] == "execute":
+        return ("signed for a dry run only (mode dry_run); --confirm needs a request printed with --confirm "
+                "(mode execute)")
+    if signed.get("cutoff") != expected["cutoff"]:
+        return (f"signed for cutoff {signed.get('cutoff')}, this run's cutoff is {expected['cutoff']}: the request "
+                "was printed for another day; print and sign a new one")
+    return None
+
+
 def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str, authorization_path: str | None,
                      *, store_url: str | None, confirm: bool, batch_size: int = 20_000, progress=None):
-    """Ask the gateway (signature really verified); refuse or show/do the purge. Returns (result, decision)."""
+    """Ask the gateway (signature, binding and earlier uses really checked); refuse, or show/do the purge
+    recording the use once. Returns (result, decision)."""
     from ..audit import append_event, checkpoint
+    from ..authz import authorization_id
+    from ..authz_use import Use, authorization_verdict, refusal_reason, store_checker, store_identity, use_once
     from ..store import opened_store
-    from .service import decide_request
 
-    document = purge_request_document(scope_text)
-    if authorization_path:
-        document["evidence"] = {"written_authorization": _read_authorization(authorization_path)}
-    request = parse_request(document, "purge request")
-    decision = decide_request(request, loaded)
+    scope = parse_scope(scope_text)
+    authorization = _read_authorization(authorization_path) if authorization_path else None
+    signed = authorization.get("binding") if authorization is not None else None
+    signed = signed if isinstance(signed, dict) else None
+    nonce = signed.get("nonce") if signed and isinstance(signed.get("nonce"), str) \
+        and _NONCE.match(signed["nonce"]) else None
+    # a dry run may be shown under an execute authorization (without using it up); --confirm needs execute
+    mode = "execute" if confirm or (signed and signed.get("mode") == "execute") else "dry_run"
+    as_of = now_day(loaded)
     with opened_store(store_url) as store:
-        with store.engine.begin() as conn:
-            append_event(conn, store["audit_events"], "decision", {
-                "outcome": decision.outcome, "action": "purge", "clauses": decision.clauses,
-                "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
-                "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
-                "requester_role": "director", "channel": "written",
-            })
-        checkpoint(store)
-    if not decision.allowed:
-        raise PurgeRefusedError(f"purge refused: {decision.reason}")
-    result = run_purge(ils_url, loaded, parse_scope(scope_text), store_url=store_url, confirm=confirm,
-                       authorized_by=f"written authorization {decision.request_sha256[:12]}",
-                       batch_size=batch_size, progress=progress)
+        expected = purge_binding(store_identity(store), scope, as_of, mode=mode, nonce=nonce)
+        document = purge_request_document(scope_text, binding=expected if nonce else None)
+        if authorization is not None:
+            document["evidence"] = {"written_authorization": authorization}
+        request = parse_request(document, "purge request")
+        cutoff = f", cutoff {expected['cutoff']}" if expected["cutoff"] else ""
+        purpose = f"purge {_shown(expected['scope'])} ({'execute' if confirm else 'dry run'}{cutoff})"
+        checker = store_checker(store, action="purge", purpose=purpose,
+                                binding_check=lambda binding: purge_mismatch(binding, expected))
+        decision = decide(request, loaded, verify_authorization=checker)
+        event = {"outcome": decision.outcome, "action": "purge", "clauses": decision.clauses,
+                 "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
+                 "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
+                 "requester_role": "director", "channel": "written", "mode": "execute" if confirm else "dry_run",
+                 "authorization": authorization_verdict(decision)}
+        if not decision.allowed:
+            with store.engine.begin() as conn:
+                append_event(conn, store["audit_events"], "decision", event)
+            checkpoint(store)
+            reason = refusal_reason(decision, authorization is not None)
+            raise PurgeRefusedError(f"purge refused: {reason}", decision=decision, reason=reason)
+    verified = authorization is not None and (authorization_verdict(decision) or "").startswith("verified")
+    consumed = verified and (confirm or (signed or {}).get("mode") == "dry_run")
+    use = Use(authorization, "purge", purpose, decision.request_sha256, nonce=nonce) if consumed else None
+    authorized_by = (f"written authorization {authorization_id(authorization)[:12]} for request "
+                     f"{decision.request_sha256[:12]}" if verified else f"policy ({decision.deciding_rule})")
+
+    def claim(run_store) -> None:
+        """Under the run lock, before the first ILS write: the use and the decision, in one transaction."""
+        use_once(run_store, use, lambda conn: append_event(conn, run_store["audit_events"], "decision", event),
+                 refused="purge refused")
+
+    result = run_purge(ils_url, loaded, scope, store_url=store_url, confirm=confirm, as_of=as_of, claim=claim,
+                       authorized_by=authorized_by, batch_size=batch_size, progress=progress)
+    result["authorization"] = {"verdict": authorization_verdict(decision), "used_up": consumed,
+                               "mode": (signed or {}).get("mode")}
     return result, decision

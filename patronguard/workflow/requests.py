@@ -198,6 +198,16 @@ def release_hold(store: Store, hold_id: int, *, released_by: str) -> None:
             what="legal hold", listing="holds list", already="was already released", kind="legal-hold-released")
 
 
+def release_hold_in(conn, store: Store, hold_id: int, *, released_by: str) -> None:
+    """Release an active hold in the caller's transaction (audited); refuse one already released."""
+    t = store["legal_holds"]
+    changed = conn.execute(t.update().where(t.c.hold_id == hold_id, t.c.released_at.is_(None))
+                           .values(released_at=_now(), released_by=released_by)).rowcount
+    if changed != 1:
+        raise InputError(f"legal hold {hold_id} was already released (see `patronguard holds list --all`)")
+    _audit(conn, store, "legal-hold-released", {"hold_id": hold_id})
+
+
 def holds(store: Store, *, include_released: bool = False) -> list[dict]:
     t = store["legal_holds"]
     query = sa.select(t).order_by(t.c.hold_id)

@@ -1,15 +1,19 @@
 """Requests through the gateway, end to end: submit, decide, record.
 
-``decide_stored`` asks the gateway with the Ed25519 signature checker wired
-in, moves the request to the state its outcome calls for, opens the
-decision's obligations, places a legal hold when legal process backs a
-request that is not refused, and appends every step to the audit log — the
-subject only ever as a keyed hash.
+``decide_stored`` asks the gateway with the store's checker wired in (Ed25519
+signature against the Director's key pinned in the store, binding, earlier
+uses: :mod:`patronguard.authz_use`), moves the request to the state its
+outcome calls for, opens the decision's obligations, places a legal hold when
+legal process backs a request that is not refused, records the written
+authorization's use, and appends every step to the audit log — the subject
+only ever as a keyed hash. A legal hold is lifted only by an authorization
+bound to that hold, its legal process and this store, used once.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import secrets
 
 from ..audit import append_event, checkpoint, hashed_patron
 from ..gateway import AccessRequest, Decision, decide, parse_request, request_sha256
@@ -32,21 +36,51 @@ def submit(store: Store, request: AccessRequest, *, actor: str) -> str:
 
 
 def decide_request(request: AccessRequest, loaded: LoadedPolicy, *, now: dt.datetime | None = None) -> Decision:
-    """The gateway's answer, with written authorizations really verified."""
+    """The gateway's answer, with written authorizations really verified (signature only: nothing is recorded,
+    so this is a preview — ``request decide``; acting goes through :func:`decide_stored`)."""
     return decide(request, loaded, verify_authorization=signature_checker(request.action), now=now)
+
+
+def _request_mismatch(signed, store_id: str) -> str | None:
+    """A disclosure request's authorization may be unbound (the request came from outside); bound, it must be
+    bound to this store. Either way its use is recorded against the stored request it was first used for."""
+    if isinstance(signed, dict) and signed.get("store_id") != store_id:
+        from ..authz_use import short
+
+        return f"signed for another store: store {short(signed.get('store_id'))}, this store is {short(store_id)}"
+    return None
 
 
 def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor: str,
                   now: dt.datetime | None = None) -> Decision:
+    """Decide a stored request; a verified written authorization is recorded as used for this request, in the
+    same transaction as the decision (deciding the same request again is the same use; any other request —
+    an identical one resubmitted included — is refused it)."""
+    from ..authz_use import Use, authorization_verdict, store_checker, store_identity, use_once
+
     record = wf.get_request(store, request_id)
     if record.state == "closed":
         from ..errors import InputError
 
         raise InputError(f"request {request_id} is closed")
     request = parse_request(record.document, f"request {request_id}")
-    decision = decide_request(request, loaded, now=now)
+    authorization = request.evidence.written_authorization
+    purpose = f"request {request_id}"
+    use = None
+    if authorization is not None:
+        store_id = store_identity(store)
+        checker = store_checker(store, action=request.action, purpose=purpose, repeatable=True,
+                                binding_check=lambda signed: _request_mismatch(signed, store_id))
+        decision = decide(request, loaded, verify_authorization=checker, now=now)
+        if (authorization_verdict(decision) or "").startswith("verified"):
+            binding = authorization.get("binding")
+            use = Use(authorization, request.action, purpose, decision.request_sha256, repeatable=True,
+                      nonce=binding.get("nonce") if isinstance(binding, dict) else None)
+    else:
+        decision = decide(request, loaded, now=now)
     state = wf.STATE_AFTER[decision.outcome]
-    with store.engine.begin() as conn:
+
+    def record_decision(conn) -> None:
         wf.move(store, request_id, state, actor=actor, outcome=decision.outcome, note=decision.reason, conn=conn)
         append_event(conn, store["audit_events"], "decision", {
             "request_id": request_id, "outcome": decision.outcome, "action": decision.action,
@@ -54,7 +88,7 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
             "request_sha256": decision.request_sha256, "policy_version": decision.policy_version,
             "policy_sha256": decision.policy_sha256, "requester_role": request.requester.role,
             "channel": request.channel, "legal_process": request.evidence.legal_process,
-            "emergency": request.evidence.emergency,
+            "emergency": request.evidence.emergency, "authorization": authorization_verdict(decision),
         })
         for obligation in decision.obligations:
             wf.open_obligation(conn, store, request_id=request_id, code=obligation.code, text=obligation.text,
@@ -65,7 +99,8 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
                           reason=f"legal process ({request.evidence.legal_process}) received",
                           reference=request.request_id, placed_by=actor, request_id=request_id,
                           patron_hash=hashed_patron)
-    checkpoint(store)
+
+    use_once(store, use, record_decision, refused=f"request {request_id} not decided")
     return decision
 
 
@@ -112,36 +147,103 @@ def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | No
     return request
 
 
-def hold_release_request(store: Store, hold_id: int) -> dict:
-    """The request the Director signs to lift legal hold ``hold_id`` (same hold, same request, same hash)."""
+def _active_hold(store: Store, hold_id: int) -> dict:
     from ..errors import InputError
 
     active = {h["hold_id"]: h for h in wf.holds(store)}
     if hold_id not in active:
         raise InputError(f"legal hold {hold_id} is not an active hold (see `patronguard holds list --all`)")
-    return {"request_id": f"release legal hold {hold_id}", "action": "release_legal_hold",
-            "requester": {"role": "director"}, "subject": {"borrowernumber": active[hold_id]["borrowernumber"]},
-            "channel": "written"}
+    return active[hold_id]
+
+
+def _placed(value) -> str:
+    """A hold's placement time to the second (MariaDB keeps no fractions)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, dt.datetime) else str(value)[:19]
+
+
+def hold_binding(store: Store, hold: dict, nonce: str | None) -> dict:
+    """A release is bound to this store, this hold, and the legal process that placed it (its request)."""
+    from ..authz_use import store_identity
+
+    return {"store_id": store_identity(store), "nonce": nonce, "hold_id": hold["hold_id"],
+            "hold_placed_at": _placed(hold["placed_at"]), "hold_request_id": hold["request_id"],
+            "hold_reference": hold["reference"]}
+
+
+def _release_document(hold: dict, binding: dict | None) -> dict:
+    document = {"request_id": f"release legal hold {hold['hold_id']}", "action": "release_legal_hold",
+                "requester": {"role": "director"}, "subject": {"borrowernumber": hold["borrowernumber"]},
+                "channel": "written"}
+    if binding is not None:
+        document["binding"] = binding
+    return document
+
+
+def hold_release_request(store: Store, hold_id: int, *, nonce: str | None = None) -> dict:
+    """The request the Director signs to lift legal hold ``hold_id``: bound to this store, this hold and its
+    legal process, with a fresh nonce (good for one release)."""
+    hold = _active_hold(store, hold_id)
+    return _release_document(hold, hold_binding(store, hold, nonce or secrets.token_hex(16)))
+
+
+def _hold_mismatch(signed, expected: dict) -> str | None:
+    from ..authz_use import short, unbound_or_other_store
+
+    why = unbound_or_other_store(signed, expected["store_id"], "print the request with `patronguard holds release "
+                                 f"{expected['hold_id']} --print-request` and have that signed")
+    if why:
+        return why
+    if signed.get("hold_id") != expected["hold_id"]:
+        return f"signed for legal hold {signed.get('hold_id')}, not legal hold {expected['hold_id']}"
+    fields = ("hold_placed_at", "hold_request_id", "hold_reference")
+    if any(signed.get(f) != expected[f] for f in fields):
+        def legal(b: dict) -> str:
+            request = f" of request {short(b['hold_request_id'])}" if b.get("hold_request_id") else ""
+            reference = f" (reference {b['hold_reference']})" if b.get("hold_reference") else ""
+            return f"placed {b.get('hold_placed_at')} for the legal process{request}{reference}"
+        return (f"signed for another legal hold {signed.get('hold_id')}: one {legal(signed)}; this one was "
+                f"{legal(expected)}")
+    return None
 
 
 def release_hold_with_authorization(store: Store, hold_id: int, loaded: LoadedPolicy,
                                     authorization: dict | None) -> Decision:
-    """Lift a legal hold only if the gateway verifies the Director's (or designee's) signed authorization."""
-    from .purge_request import PurgeRefusedError
+    """Lift a legal hold only if the gateway verifies the Director's (or designee's) signed authorization bound
+    to this hold of this store, unused: the use, the decision and the release are one store transaction."""
+    from ..authz_use import Use, authorization_verdict, refusal_reason, store_checker, use_once
+    from .purge_request import _NONCE, PurgeRefusedError
 
-    document = hold_release_request(store, hold_id)
+    hold = _active_hold(store, hold_id)
+    signed = authorization.get("binding") if isinstance(authorization, dict) else None
+    nonce = signed.get("nonce") if isinstance(signed, dict) and isinstance(signed.get("nonce"), str) \
+        and _NONCE.match(signed["nonce"]) else None
+    expected = hold_binding(store, hold, nonce)
+    document = _release_document(hold, expected if nonce else None)
     if authorization is not None:
         document["evidence"] = {"written_authorization": authorization}
-    decision = decide_request(parse_request(document, f"release of legal hold {hold_id}"), loaded)
-    with store.engine.begin() as conn:
-        append_event(conn, store["audit_events"], "decision", {
-            "outcome": decision.outcome, "action": "release_legal_hold", "clauses": decision.clauses,
-            "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
-            "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
-            "requester_role": "director", "channel": "written", "hold_id": hold_id,
-        })
-    checkpoint(store)
+    purpose = f"release of legal hold {hold_id}"
+    checker = store_checker(store, action="release_legal_hold", purpose=purpose,
+                            binding_check=lambda binding: _hold_mismatch(binding, expected))
+    decision = decide(parse_request(document, f"release of legal hold {hold_id}"), loaded,
+                      verify_authorization=checker)
+    event = {"outcome": decision.outcome, "action": "release_legal_hold", "clauses": decision.clauses,
+             "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
+             "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
+             "requester_role": "director", "channel": "written", "hold_id": hold_id,
+             "authorization": authorization_verdict(decision)}
     if not decision.allowed:
-        raise PurgeRefusedError(f"legal hold {hold_id} not released: {decision.reason}")
-    wf.release_hold(store, hold_id, released_by=f"written authorization {decision.request_sha256[:12]}")
+        with store.engine.begin() as conn:
+            append_event(conn, store["audit_events"], "decision", event)
+        checkpoint(store)
+        reason = refusal_reason(decision, authorization is not None)
+        raise PurgeRefusedError(f"legal hold {hold_id} not released: {reason}", decision=decision, reason=reason)
+    verified = (authorization_verdict(decision) or "").startswith("verified")
+    use = Use(authorization, "release_legal_hold", purpose, decision.request_sha256, nonce=nonce) \
+        if verified else None
+
+    def release(conn) -> None:
+        append_event(conn, store["audit_events"], "decision", event)
+        wf.release_hold_in(conn, store, hold_id, released_by=f"written authorization {decision.request_sha256[:12]}")
+
+    use_once(store, use, release, refused=f"legal hold {hold_id} not released")
     return decision
