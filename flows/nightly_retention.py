@@ -60,7 +60,7 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     if not dry_run:
         refuse_unmapped_patron_data(shape, policy)
     validation = validate_ils_source(ils_url, shape)
-    legal_holds = read_legal_holds(store_url)
+    legal_holds = read_legal_holds(store_url, ils_url)
     before = measure_exposure(ils_url, shape, policy, run_date, legal_holds, validation)
     publish_exposure_artifact(before)
     save_report_files(before, report_dir)

@@ -183,7 +183,7 @@ def retention_report(db, policy, store, as_of, as_json, out_dir, force) -> None:
 @STORE_OPTION
 @AS_OF_OPTION
 @click.option("--dry-run", is_flag=True, help="Measure and show what would be done; change nothing in the ILS.")
-@click.option("--batch-size", type=int, default=20_000, show_default=True, help="Rows (or patrons) per batch.")
+@click.option("--batch-size", type=int, default=20_000, show_default=True, help="Rows per batch (expired patrons: at most 2,000 per batch).")
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="SECONDS",
               help="How long to wait for another run on this ILS or store to finish (then exit 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

@@ -43,15 +43,9 @@ def _when(value: str | None, option: str, *, default: dt.datetime | None = None)
 
 
 def _read_json(path: str, option: str) -> dict:
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{option}: {path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InputError(f"{option}: {path}: not a JSON file") from None
-    if not isinstance(document, dict):
-        raise InputError(f"{option}: {path}: expected a JSON object")
-    return document
+    from .datafiles import read_json_object
+
+    return read_json_object(path, option)
 
 
 def _write(document: dict, out: str | None) -> None:

@@ -344,6 +344,20 @@ def parse_structured(raw: bytes, source: str, error: type[TerminalError], *, as_
     return data
 
 
+def read_json_object(path: str | Path, option: str) -> dict:
+    """A JSON object from a file named by a command-line option or a flow parameter (an authorization,
+    an appointment, a request), under the same limits as every other file read; ``InputError`` naming
+    ``option`` and the file otherwise."""
+    class _OptionError(InputError):
+        def __init__(self, message: str):
+            super().__init__(f"{option}: {message}")
+
+    data = parse_structured(read_limited(Path(path), _OptionError), str(path), _OptionError, as_json=True)
+    if not isinstance(data, dict):
+        raise InputError(f"{option}: {path}: expected a JSON object")
+    return data
+
+
 def read_structured(path: Path, error: type[TerminalError]) -> tuple[Any, bytes]:
     """Read and parse a YAML or JSON file (``.json``: JSON); return (data, raw bytes)."""
     raw = read_limited(path, error)

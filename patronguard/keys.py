@@ -35,7 +35,10 @@ def _key_file() -> Path:
     return key_dir() / "patron-hash.key"
 
 
-def patron_hash_key() -> bytes:
+def patron_hash_key(*, create: bool = True) -> bytes:
+    """The key of the warehouse's patron hashes: ``PATRONGUARD_HASH_KEY`` or ``var/keys/patron-hash.key``,
+    created on first use — never with ``create=False`` (a store that already knows a key's fingerprint:
+    a new key would silently start a second, unlinkable set of hashes)."""
     env = os.environ.get("PATRONGUARD_HASH_KEY")
     if env:
         try:
@@ -47,6 +50,9 @@ def patron_hash_key() -> bytes:
         return key
     path = _key_file()
     if not path.exists():
+        if not create:
+            raise SecretKeyError(f"{path}: the patron-hash key is missing, and this store's warehouse was built "
+                                 "with one: restore it (or set PATRONGUARD_HASH_KEY); a new key is not created")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

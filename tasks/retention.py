@@ -51,7 +51,12 @@ def validate_ils_source(ils_url: str | None, shape: IlsShape) -> ValidationSumma
 
 
 @task(name="read-legal-holds", **PATRON_DATA, **DATABASE_IO)
-def read_legal_holds(store_url: str | None) -> frozenset[int]:
+def read_legal_holds(store_url: str | None, ils_url: str | None = None) -> frozenset[int]:
+    """The legal holds in force — the first time the flow opens the store, so the store must first be
+    shown not to be the ILS's database (the run's plan checks it again)."""
+    from patronguard.retention.preflight import require_separate_store
+
+    require_separate_store(ils_url, store_url)
     with opened_store(store_url) as store:
         return frozenset(store.active_legal_holds())
 

@@ -128,3 +128,17 @@ def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness,
             assert conn.execute(sa.text("SELECT COUNT(*) FROM old_issues WHERE note LIKE :n"),
                                 {"n": f"%{CANARY_LAST}%"}).scalar() == 0
         engine.dispose()
+
+
+def test_the_flow_refuses_a_store_that_is_the_ils_before_writing(prefect_harness, small_ils_sqlite_copy):
+    import pytest
+
+    from checksums import table_checksums
+    from flows.nightly_retention import nightly_retention
+    from patronguard.errors import InputError
+
+    url = f"sqlite:///{small_ils_sqlite_copy}"
+    before = table_checksums(url)
+    with pytest.raises(InputError, match="is the ILS's own database"):
+        nightly_retention(policy_path=POLICY, as_of=AS_OF, ils_url=url, store_url=url)
+    assert table_checksums(url) == before

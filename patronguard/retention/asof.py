@@ -22,7 +22,7 @@ def resolve_as_of(value: str | dt.date | None, tz: ZoneInfo, *, option: str = "-
     if isinstance(value, dt.datetime):
         value = value.date()
     try:
-        value = check_day(value)
+        value = check_day(value, dt.date.max)  # a later day is refused below as in the future
     except ValueError as error:
         raise InputError(f"{option}: {error}") from None
     if value > today:

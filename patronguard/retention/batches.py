@@ -25,6 +25,7 @@ from .aggregate import circulation_rows
 from .children import delete_children
 from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
 from .ledger import Deltas
+from .packedrows import packed_rows  # driver_rows' tuples; on MariaDB fetched as one packed value
 from .scope import RowScope
 from .scrub import PatronIdentifiers, scrub_text
 
@@ -55,8 +56,6 @@ def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, de
                    patrons: set | None = None) -> int:
     """Add the matching rows to ``deltas``; return how many rows were aggregated (and add their patrons
     to ``patrons`` if given)."""
-    from .packedrows import packed_rows  # driver_rows' tuples; on MariaDB fetched as one packed value
-
     spec = scope.table_map.aggregate
     rows = packed_rows(conn, circulation_rows(scope, ctx.shape, ctx.pii_map, spec, where), dates_as_text=True)
     if patrons is not None:
@@ -98,13 +97,33 @@ def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -
             if not scope.key_columns():  # no key: match the row by its age, link and old text too
                 match |= {f"o{i}": v for i, v in enumerate(old)}
             updates.append(match | {f"n{i}": v for i, v in enumerate(new)})
-    if updates:
+    if updates and scope.key_columns() and ctx.dialect != "sqlite":
+        _update_by_key(conn, ctx, t, keys[0], text_cols, updates)
+    elif updates:
         conditions = [k == sa.bindparam(f"k{i}") for i, k in enumerate(keys)]
         if not scope.key_columns():
             conditions += [t.c[c] == sa.bindparam(f"o{i}") for i, c in enumerate(text_cols)]
         stmt = t.update().where(*conditions).values({c: sa.bindparam(f"n{i}") for i, c in enumerate(text_cols)})
         conn.execute(stmt, updates)
     return len(updates)
+
+
+CASE_CHUNK = 500
+
+
+def _update_by_key(conn: Connection, ctx: RunContext, t: sa.Table, key: sa.Column, text_cols: list[str],
+                   updates: list[dict]) -> None:
+    """The scrubbed texts written ``CASE_CHUNK`` rows per ``UPDATE … SET col = CASE key WHEN … END``.
+
+    On a server an executemany ``UPDATE`` is one round trip per row (pymysql and psycopg send them one by
+    one): 40,000 noted fines were 40,000 round trips, three times the rest of their batch. SQLite, in
+    process, keeps the executemany."""
+    for start in range(0, len(updates), CASE_CHUNK):
+        part = updates[start:start + CASE_CHUNK]
+        ids = [u["k0"] for u in part]
+        values = {c: sa.case({u["k0"]: u[f"n{i}"] for u in part}, value=key, else_=t.c[c])
+                  for i, c in enumerate(text_cols)}
+        conn.execute(t.update().where(keys_in(key, ids, ctx.dialect)).values(values))
 
 
 def _run_batch(ctx: RunContext, work: Callable[[Connection], tuple[dict, Deltas, int, int] | None],
@@ -196,7 +215,15 @@ def strip_by_slice(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool)
         if upper is None:
             return None
         state["next"] = upper
-        selected = sa.and_(base, age <= upper)
+        if scope.orphaned is None:
+            # ``upper`` is an eligible row's age, so every row up to it is past the cutoff: the cutoff is left
+            # out, or the database bounds its index range by the cutoff rather than by the slice and scans
+            # every later slice's rows again for each slice (quadratic in the table: measured 3.5x the floor
+            # at 2.3 M statistics rows, against 1.5x at 460,000)
+            after = [age > state["last"]] if state["last"] is not None else []
+            selected = sa.and_(*scope.identifying, sa.not_(scope.exempt()), *after, age <= upper)
+        else:  # orphans are eligible whatever their age: keep the whole predicate
+            selected = sa.and_(base, age <= upper)
         deltas = Deltas()
         if aggregate:
             if ctx.dialect != "sqlite":  # lock first (SQLite's write transaction already excludes writers)

@@ -69,11 +69,11 @@ def anonymous_value(loaded: LoadedPolicy, shape: IlsShape) -> int | None:
 
 def checked_hash_key(store: Store) -> bytes:
     """The patron-hash key, refusing one that differs from the key the warehouse was built with."""
-    key = patron_hash_key()
     settings_table = store["store_settings"]
     with store.engine.begin() as conn:
         known = conn.execute(sa.select(settings_table.c.value)
                              .where(settings_table.c.name == "patron_hash_key_fingerprint")).scalar()
+        key = patron_hash_key(create=known is None)
         if known is None:
             conn.execute(settings_table.insert().values(name="patron_hash_key_fingerprint", value=fingerprint(key)))
         elif known != fingerprint(key):
@@ -99,8 +99,9 @@ def policy_actions(pii_map: PiiMap, loaded: LoadedPolicy) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- recovery
-def _still_identifying(conn, ctx: RunContext, table: str, selector: dict) -> int:
-    """How many rows a prepared batch selected still identify a patron (or, for patrons, still exist)."""
+def _still_identifying(conn, ctx: RunContext, table: str, selector: dict, action: str = "") -> int:
+    """How many rows a prepared batch selected still identify a patron (or, for patrons and deleted rows,
+    still exist)."""
     pii_map, shape = ctx.pii_map, ctx.shape
     if table == "patron_history":  # a purge of one patron's reading history
         from .purge import still_in_patron_history
@@ -115,6 +116,9 @@ def _still_identifying(conn, ctx: RunContext, table: str, selector: dict) -> int
         condition = [age <= _typed(high, age), in_list(t.c[table_map.link], selector["patrons"])]
         if low is not None:
             condition.append(age > _typed(low, age))
+    elif action == "delete":  # by key: a deleted row is gone, whatever its link was
+        (key,) = table_map.key
+        condition = [in_list(t.c[key], selector["keys"])]
     else:
         (key,) = table_map.key
         condition = [in_list(t.c[key], selector["keys"]), t.c[table_map.link].is_not(None)]
@@ -146,16 +150,20 @@ def recover_pending_batches(ctx: RunContext) -> dict[str, int]:
             ctx.progress(f"left batch {batch.batch_id} alone: its run {batch.run_id} is alive and holds the run lock")
             continue
         selector = unpack_json(batch.selector)
-        if batch.action == "delete":
-            ctx.ledger.abandon(batch.batch_id)  # no warehouse deltas; leftovers are picked up again
+        if batch.action == "delete" and "keys" not in selector:
+            # paged by patron: how many rows the DELETE took is not known before it ran, so there is nothing
+            # to compare with; no warehouse deltas either, and leftovers are picked up again
+            ctx.ledger.abandon(batch.batch_id)
             outcome["abandoned"] += 1
             continue
         with ctx.ils.connect() as conn:
-            still = _still_identifying(conn, ctx, batch.table_name, selector)
+            still = _still_identifying(conn, ctx, batch.table_name, selector, batch.action)
         if still == 0:
             ctx.ledger.complete(batch.batch_id)
             outcome["completed"] += 1
-        elif still == batch.row_count:
+        elif still == batch.row_count or batch.action == "delete":
+            # a delete batch's own transaction removes all its rows or none: rows left mean it rolled back
+            # (some may have gone since, e.g. by Koha's cleanup_database.pl); they are picked up again
             ctx.ledger.abandon(batch.batch_id)
             outcome["abandoned"] += 1
         else:

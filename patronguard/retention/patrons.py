@@ -34,15 +34,21 @@ from .ledger import Deltas
 from .scope import RowScope
 
 
+PATRONS_PER_BATCH = 2_000
+
+
 def remove_patrons(ctx: RunContext, cutoff: dt.date) -> Deltas:
     """Expired patrons: history aggregated and stripped, other rows deleted, patron anonymised then deleted."""
     patron_table = ctx.pii_map.patron_table
     scope = ctx.scope(patron_table)
     (key,) = scope.key_columns()
     eligible = scope.eligible(cutoff)
+    # a batch of patrons touches every table naming them (their remaining history is read to be aggregated):
+    # fewer patrons than rows per batch keeps a batch's memory bounded however large the library
+    size = min(ctx.batch_size, PATRONS_PER_BATCH)
 
     def work(conn: Connection, state: dict):
-        query = sa.select(key).where(eligible).order_by(key).limit(ctx.batch_size)
+        query = sa.select(key).where(eligible).order_by(key).limit(size)
         if state["last"] is not None:
             query = query.where(key > state["last"])
         patrons = conn.execute(ctx.lock(query, scope.table)).scalars().all()

@@ -11,12 +11,10 @@ without being used up; a ``dry_run`` one never executes. Each use is recorded on
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
-from pathlib import Path
 
-from ..errors import InputError, TerminalError
+from ..errors import TerminalError
 from ..gateway import decide, parse_request
 from ..policy import LoadedPolicy
 from ..retention.purge import PurgeScope, now_day, parse_scope, run_purge
@@ -84,15 +82,9 @@ def new_purge_request(store, loaded: LoadedPolicy, scope_text: str, *, execute: 
 
 
 def _read_authorization(path: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"--authorization: {path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--authorization: {path}: not a JSON authorization ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"--authorization: {path}: expected a JSON object")
-    return data
+    from ..datafiles import read_json_object
+
+    return read_json_object(path, "--authorization")
 
 
 def purge_mismatch(signed, expected: dict) -> str | None:
