@@ -72,23 +72,23 @@ class Deltas:
         (The hot loop of a retention run: kept tight on purpose.)"""
         facts: dict[tuple, list] = {}
         cells: dict[tuple, set] = defaultdict(set)
-        total = 0
+        known_fact, total = facts.get, 0
         for row in rows:
             dims = row[:7]
-            day = dims[1]
-            if not isinstance(day, str):  # servers return dates, SQLite returns text
+            day = row[1]
+            if day.__class__ is not str:  # servers return dates, SQLite returns text
                 day = str(day)[:10]
                 dims = (dims[0], day, *dims[2:])
             events = row[8]
             total += events
-            known = facts.get(dims)
+            known = known_fact(dims)
             if known is None:
                 facts[dims] = [events, row[9] or 0, row[10] or 0]
             else:
                 known[0] += events
                 known[1] += row[9] or 0
                 known[2] += row[10] or 0
-            cells[(day[:7], dims[2], dims[5], dims[6])].add(row[7])
+            cells[(day[:7], row[2], row[5], row[6])].add(row[7])
         self.circulation.extend((source, *k, int(v[0]), int(v[1]), str(v[2])) for k, v in facts.items())
         for (month, branch, category, band), patrons in cells.items():
             cell = (source, month, branch, category, band)

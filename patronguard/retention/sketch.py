@@ -17,6 +17,7 @@ cells' counts: a lower bound, which errs on the side of suppressing.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import struct
 from typing import Iterable
 
@@ -26,12 +27,12 @@ K = 32
 def cell_hashes(key: bytes, cell: tuple[str, ...], patrons) -> list[int]:
     """The k smallest keyed hashes of ``patrons`` in ``cell`` (one cell's contribution)."""
     keyed = hashlib.blake2b(("\x1f".join(cell) + "\x1e").encode(), key=key, digest_size=8)
-    values = []
+    values = set()
     for patron in patrons:
         h = keyed.copy()  # the key and the cell are absorbed once per cell, not once per patron
         h.update(str(patron).encode())
-        values.append(int.from_bytes(h.digest(), "big"))
-    return sorted(set(values))[:K]
+        values.add(int.from_bytes(h.digest(), "big"))
+    return sorted(values) if len(values) <= K else heapq.nsmallest(K, values)
 
 
 def merge(*sketches: Iterable[int], k: int = K) -> list[int]:
