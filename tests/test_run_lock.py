@@ -114,14 +114,24 @@ def test_a_held_lock_stops_a_run_with_one_line_naming_the_holder(urls, tmp_path)
         assert lock.run_id == "next"
 
 
+def _a_queued_message(ils_url: str) -> list[int]:
+    """The key of a row still in the ILS: a prepared delete batch naming it was not committed."""
+    engine = sa.create_engine(ils_url)
+    with engine.connect() as conn:
+        key = conn.execute(sa.text("SELECT MIN(message_id) FROM message_queue")).scalar()
+    engine.dispose()
+    return [key]
+
+
 def test_recovery_leaves_a_live_runs_prepared_batch_alone(urls):
     ils_url, store_url = urls
     loaded = load_policy(POLICY)
     live = str(uuid.uuid4())
+    keys = _a_queued_message(ils_url)
     with run_lock_for_urls(ils_url, store_url, run_id=live, what="retention run", wait=0):
         with retention_context(ils_url, store_url, loaded, frozenset(), 500, live) as owner:
             batch = owner.ledger.prepare(run_id=live, table="message_queue", action="delete", scope="schedule",
-                                         selector={"keys": []}, deltas=Deltas(), row_count=0)
+                                         selector={"keys": keys}, deltas=Deltas(), row_count=1)
         store = open_store(store_url)
         assert live_run_id(store) == live
         store.engine.dispose()
@@ -132,7 +142,7 @@ def test_recovery_leaves_a_live_runs_prepared_batch_alone(urls):
             assert recover_pending_batches(itself) == {"completed": 0, "abandoned": 1}  # its own failed attempt
     with retention_context(ils_url, store_url, loaded, frozenset(), 500, live) as owner:
         second = owner.ledger.prepare(run_id=live, table="message_queue", action="delete", scope="schedule",
-                                      selector={"keys": []}, deltas=Deltas(), row_count=0)
+                                      selector={"keys": keys}, deltas=Deltas(), row_count=1)
     store = open_store(store_url)
     assert live_run_id(store) is None           # its owner is gone: the next run (holding the lock) recovers it
     with retention_context(ils_url, store_url, loaded, frozenset(), 500, str(uuid.uuid4())) as next_run:
