@@ -384,13 +384,10 @@ def verify_log(store, *, checkpoints: Path | str | None = None, record: bool = T
     return result
 
 
-def checkpoint(store, *, table: str = "audit_events") -> Checkpoint | None:
-    """Anchor the log's current head outside the store; call after the appending transaction committed.
-
-    Extends the latest checkpoint (reading only newer entries) and advances the store's pin. Returns the
-    new checkpoint, or None if the head has not moved. Raises AuditLogTamperedError if the store names
-    another log than the pinned one, lost its entry_mac column, or the newer entries do not verify.
-    """
+def _scan_since_checkpoint(store, table: str):
+    """(key, pin, log id, latest head, scan of the entries since it), raising what a checkpoint must refuse:
+    a store naming another log than the pinned one, a lost entry_mac column, newer entries that do not
+    verify, a log shorter than the pin records."""
     key = audit_mac_key()
     url = store.engine.url
     pin = load_pin(url, key)
@@ -412,6 +409,17 @@ def checkpoint(store, *, table: str = "audit_events") -> Checkpoint | None:
     if pin is not None and scan.entries < pin.latest_size:
         raise AuditLogTamperedError(f"audit log: first bad entry {scan.entries + 1}: truncated: the log ends at "
                                     f"entry {scan.entries} but the pin records {pin.latest_size} entries")
+    return key, pin, log_id, head, scan
+
+
+def checkpoint(store, *, table: str = "audit_events") -> Checkpoint | None:
+    """Anchor the log's current head outside the store; call after the appending transaction committed.
+
+    Extends the latest checkpoint (reading only newer entries) and advances the store's pin. Returns the
+    new checkpoint, or None if the head has not moved. Raises AuditLogTamperedError if the store names
+    another log than the pinned one, lost its entry_mac column, or the newer entries do not verify.
+    """
+    key, pin, log_id, head, scan = _scan_since_checkpoint(store, table)
     if head is not None and scan.entries <= head.checkpoint.tree_size:
         if pin is None:
             _advance_pin(store, head.checkpoint, key)
@@ -423,27 +431,7 @@ def require_checkpointable(store, *, table: str = "audit_events") -> None:
     """Raise what :func:`checkpoint` would raise now, writing nothing: a run checks before it changes the ILS
     that its audit event can be anchored (the store names the pinned log, has its MAC column, and the entries
     since the latest checkpoint verify)."""
-    key = audit_mac_key()
-    url = store.engine.url
-    pin = load_pin(url, key)
-    with store.engine.connect() as conn:
-        log_id = audit_log_id(conn, store.tables)
-        if pin is not None and pin.log_id != log_id:
-            raise AuditLogTamperedError(mismatch_message(log_id, pin, url))
-        if not has_mac_column(conn, table) or "entry_mac" not in store[table].c:
-            raise AuditLogTamperedError(MAC_COLUMN_MISSING)
-        head = load_head(log_id, key)
-        known = [head.checkpoint] if head is not None else []
-        anchors = [c for c in _pin_anchors(pin, log_id, known)
-                   if head is None or c.tree_size > head.checkpoint.tree_size]
-        legacy_limit = pin.legacy if pin is not None else (head.checkpoint.legacy if head is not None else None)
-        scan = scan_entries(conn, store[table], checkpoints=anchors, mac_key=key, resume=head,
-                            legacy_limit=legacy_limit)
-    if scan.first_bad_seq is not None:
-        raise AuditLogTamperedError(f"audit log: first bad entry {scan.first_bad_seq}: {scan.problem}")
-    if pin is not None and scan.entries < pin.latest_size:
-        raise AuditLogTamperedError(f"audit log: first bad entry {scan.entries + 1}: truncated: the log ends at "
-                                    f"entry {scan.entries} but the pin records {pin.latest_size} entries")
+    _scan_since_checkpoint(store, table)
 
 
 def record_event(store, kind: str, payload: dict, *, table: str = "audit_events") -> AuditEntry:
