@@ -27,9 +27,9 @@ from ..errors import RunPlanError
 from ..policy import LoadedPolicy
 from ..policy.models import AGGREGATE_THEN_DELETE
 from .asof import cutoff_for
-from .batches import _check, _loop, aggregate_into, keys_in
+from .batches import _check, aggregate_into, keyset_batches
 from .children import delete_children
-from .context import RunContext, driver_rows
+from .context import RunContext
 from .ledger import Deltas
 from .scope import RowScope
 
@@ -70,23 +70,9 @@ def single_key(scope: RowScope) -> sa.Column:
 def aggregate_then_delete(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
     """Count the eligible rows of ``name`` into the warehouse and delete them, batch by batch."""
     scope = ctx.scope(name)
-    key = single_key(scope)
-    eligible = scope.eligible(cutoff)
-
-    def work(conn: Connection, state: dict):
-        query = sa.select(key).select_from(scope.source).where(eligible).order_by(key).limit(ctx.batch_size)
-        if state["last"] is not None:
-            query = query.where(key > state["last"])
-        keys = [row[0] for row in driver_rows(conn, ctx.lock(query, scope.table))]
-        if not keys:
-            return None
-        state["next"] = keys[-1]
-        deltas = Deltas()
-        selected = sa.and_(key >= keys[0], key <= keys[-1], keys_in(key, keys, ctx.dialect))
-        deleted = delete_counted(conn, ctx, scope, selected, deltas, expected=len(keys))
-        return {"keys": keys}, deltas, deleted, 0
-
-    return _loop(ctx, name, AGGREGATE_THEN_DELETE, work, Deltas(), "deleted")
+    return keyset_batches(
+        ctx, name, single_key(scope), scope.eligible(cutoff), AGGREGATE_THEN_DELETE, "deleted",
+        lambda conn, selected, keys, deltas: (delete_counted(conn, ctx, scope, selected, deltas, expected=len(keys)), 0))
 
 
 def act_on_table(ctx: RunContext, loaded: LoadedPolicy, table: str, as_of: dt.date,

@@ -160,11 +160,12 @@ def _loop(ctx: RunContext, name: str, action: str, work, total: Deltas, verb: st
     return total
 
 
-def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -> Deltas:
-    """Aggregate (optionally), scrub and strip eligible rows of a table with a one-column key."""
+def keyset_batches(ctx: RunContext, name: str, key: sa.Column, eligible: sa.ColumnElement[bool], action: str,
+                   verb: str, act: Callable[[Connection, sa.ColumnElement[bool], list, Deltas], tuple[int, int]]
+                   ) -> Deltas:
+    """Page the eligible rows of ``name`` by its one-column ``key``, ``batch_size`` keys per batch (selected and
+    locked), and ``act(conn, selected, keys, deltas) -> (changed, scrubbed)`` on exactly those rows."""
     scope = ctx.scope(name)
-    (key,) = scope.key_columns()
-    eligible = scope.eligible(cutoff)
 
     def work(conn: Connection, state: dict):
         query = sa.select(key).select_from(scope.source).where(eligible).order_by(key).limit(ctx.batch_size)
@@ -177,10 +178,19 @@ def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -
         deltas = Deltas()
         # exactly the rows just selected (and locked), without evaluating eligibility again
         selected = sa.and_(key >= keys[0], key <= keys[-1], keys_in(key, keys, ctx.dialect))
-        changed, scrubbed = strip_rows(conn, ctx, scope, selected, len(keys), aggregate, deltas)
+        changed, scrubbed = act(conn, selected, keys, deltas)
         return {"keys": keys}, deltas, changed, scrubbed
 
-    return _loop(ctx, name, "aggregate_then_strip" if aggregate else "strip", work, Deltas(), "stripped")
+    return _loop(ctx, name, action, work, Deltas(), verb)
+
+
+def strip_by_key(ctx: RunContext, name: str, cutoff: dt.date, aggregate: bool) -> Deltas:
+    """Aggregate (optionally), scrub and strip eligible rows of a table with a one-column key."""
+    scope = ctx.scope(name)
+    (key,) = scope.key_columns()
+    return keyset_batches(
+        ctx, name, key, scope.eligible(cutoff), "aggregate_then_strip" if aggregate else "strip", "stripped",
+        lambda conn, selected, keys, deltas: strip_rows(conn, ctx, scope, selected, len(keys), aggregate, deltas))
 
 
 def strip_rows(conn: Connection, ctx: RunContext, scope: RowScope, selected: sa.ColumnElement[bool],
