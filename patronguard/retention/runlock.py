@@ -211,9 +211,13 @@ class _Lock:
     def who(self, store: Store) -> str:
         """One phrase naming the holder, as best this database can tell."""
         if self.role == "store":
-            found = read_holder(store)
-            if found:
-                return found.describe()
+            # the holder records itself just after it takes the lock: give it a moment before
+            # falling back to what the database alone can tell
+            for _ in range(HOLDER_POLLS):
+                found = read_holder(store)
+                if found:
+                    return found.describe()
+                time.sleep(HOLDER_POLL_SECONDS)
         if self.dialect == "sqlite":
             try:
                 found = _holder_from(self.path.read_text()) if self.path else None
@@ -230,7 +234,7 @@ class _Lock:
                                                "FROM pg_stat_activity WHERE pid = :p"), {"p": session}).first()
                     if row is not None:
                         return (f"{row.application_name or 'a session'} (server pid {session}, client "
-                                f"{row.client_addr or 'local'}, connected {row.backend_start:%Y-%m-%d %H:%M:%S %Z})")
+                                f"{row.client_addr or 'local'}, session started {row.backend_start:%Y-%m-%d %H:%M:%S %Z})")
                     return f"server pid {session}"
                 row = conn.execute(sa.text("SELECT host FROM information_schema.PROCESSLIST WHERE id = :i"),
                                    {"i": session}).first()
@@ -245,6 +249,10 @@ def _lock_path(engine: Engine) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- holder record in the store
+#: how often, and how far apart, a refused run looks for the holder's record before describing it otherwise
+HOLDER_POLLS, HOLDER_POLL_SECONDS = 20, 0.1
+
+
 def read_holder(store: Store) -> Holder | None:
     table = store["store_settings"]
     with store.engine.connect() as conn:
