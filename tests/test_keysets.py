@@ -74,17 +74,18 @@ def test_packed_rows_are_the_driver_rows_on_mariadb(tmp_path, monkeypatch):
         metadata = sa.MetaData()
         t = sa.Table("packed", metadata, sa.Column("s", sa.String(40)), sa.Column("d", sa.Date),
                      sa.Column("ts", sa.DateTime), sa.Column("p", sa.Integer), sa.Column("n", sa.SmallInteger),
-                     sa.Column("a", sa.Numeric(18, 6)), sa.Column("f", sa.Float), sa.Column("b", sa.LargeBinary(8)))
+                     sa.Column("a", sa.Numeric(18, 6)), sa.Column("f", sa.Float), sa.Column("b", sa.LargeBinary(8)),
+                     sa.Column("txt", sa.Text))
         metadata.create_all(engine)
         used: list[bool] = []
         real = packedrows._packed
-        monkeypatch.setattr(packedrows, "_packed", lambda *a: used.append((r := real(*a)) is not None) or r)
+        monkeypatch.setattr(packedrows, "_packed", lambda *a: used.append((r := real(*a)) is not None and r is not packedrows._BY_TYPE) or r)
         try:
             with engine.begin() as conn:
                 conn.execute(t.insert(), [
                     {"s": s, "d": dt.date(2020, 1, i + 1) if i % 3 else None, "p": i if i % 4 else None, "n": i,
                      "ts": dt.datetime(2020, 1, 2, 3, 4, i) if i % 2 else None, "a": Decimal(i) / 7, "f": i / 3,
-                     "b": bytes([i, 0, 255])} for i, s in enumerate(TRICKY)])
+                     "b": bytes([i, 0, 255]), "txt": s and s * 3} for i, s in enumerate(TRICKY)])
 
                 def same(statement, packed: bool):
                     result = conn.execute(statement)
@@ -101,7 +102,11 @@ def test_packed_rows_are_the_driver_rows_on_mariadb(tmp_path, monkeypatch):
                                   sa.func.sum(t.c.a).label("amount")).group_by(t.c.s, t.c.d, t.c.p)
                 same(facts, packed=True)
                 same(sa.select(t.c.s, t.c.d, t.c.ts, t.c.p, t.c.n, t.c.a), packed=True)
+                same(sa.select(t.c.s, t.c.txt, t.c.p), packed=True)  # TEXT columns (a text charset) pack
                 same(sa.select(t.c.s, t.c.f), packed=False)       # floats: fetched the ordinary way
+                asked = len(used)
+                same(sa.select(t.c.s, t.c.f), packed=False)       # ... and not offered for packing again
+                assert len(used) == asked
                 same(sa.select(t.c.s, t.c.b), packed=False)       # binary strings: likewise
                 assert packed_rows(conn, facts.where(t.c.n < 0)) == []
                 as_text = packed_rows(conn, facts, dates_as_text=True)  # what the aggregation asks for

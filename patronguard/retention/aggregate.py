@@ -143,6 +143,11 @@ def circulation_rows(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: Ag
     refs, when, dims = _labelled(scope, shape, pii_map, spec)
     renewals = refs.column(spec.renewals) if spec.renewals else sa.literal_column("0")
     amount = refs.column(spec.amount) if spec.amount else sa.literal_column("0")
+    if isinstance(amount.type, sa.Float) and shape.dialect != "sqlite":
+        # a money amount kept as a float (Koha's ``statistics.value`` is ``double(16,4)``) read as the decimal
+        # it stands for: summed exactly, and on MariaDB fetched packed (a float's text form is not known to
+        # round-trip; see packedrows.py). SQLite has no decimal type: its REAL stays as it is.
+        amount = sa.cast(amount, sa.Numeric(28, 6))
     labelled = dict(dims) | {"day": day_of(when, shape.dialect)}
     return (
         sa.select(*(labelled[n].label(n) for n in CIRCULATION_DIMS), scope.link.label("patron"),

@@ -17,7 +17,7 @@ Row order is not kept (the aggregation has none).
 
 It falls back to the ordinary fetch — never to different rows — when:
 the dialect is not MariaDB; a column has a type whose text form is not
-known to round-trip (binary strings, floats, blobs, JSON, …); the server
+known to round-trip (binary strings and blobs, floats, JSON, …); the server
 could not build the value (larger than ``max_allowed_packet`` gives NULL);
 or the value does not hold exactly ``COUNT(*)`` rows.
 ``GROUP_CONCAT`` is bounded by ``group_concat_max_len`` (1 MiB by default):
@@ -34,11 +34,14 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
 _GROUP_CONCAT_MAX_LEN = 1 << 30
+_BY_TYPE: list = []  # what ``_packed`` returns when a column's type is not known to round-trip
+_UNPACKABLE: set[tuple] = set()  # (engine, columns and their types) of statements the server could not pack
 _BINARY = 63  # charset number of binary strings: pymysql returns bytes for those
 # MySQL protocol column types (pymysql.constants.FIELD_TYPE; written out so that SQLite and PostgreSQL
 # runs do not import pymysql): text, and the types whose text form the connection's decoders read back
 VAR_STRING, STRING, VARCHAR, DATE = 253, 254, 15, 10
-_TEXT_TYPES = {VAR_STRING, STRING, VARCHAR}
+TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB = 249, 250, 251, 252  # TEXT columns too (a text charset, not binary)
+_TEXT_TYPES = {VAR_STRING, STRING, VARCHAR, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB}
 _EXACT_TYPES = {1, 2, 9, 3, 8,  # TINY, SHORT, INT24, LONG, LONGLONG
                 13, 0, 246,     # YEAR, DECIMAL, NEWDECIMAL
                 DATE, 12, 7,    # DATE, DATETIME, TIMESTAMP
@@ -50,10 +53,14 @@ def packed_rows(conn: Connection, statement: sa.Select, *, dates_as_text: bool =
     particular order. With ``dates_as_text`` a packed ``DATE`` stays ISO text (``'2024-05-01'``, as SQLite
     returns it) for a caller that wants text anyway. Errors are not caught: a failed statement fails the
     batch, as it always did."""
-    if _packable(conn.dialect):
+    shape = (id(conn.engine), tuple((c.key, repr(c.type)) for c in statement.selected_columns))
+    if _packable(conn.dialect) and shape not in _UNPACKABLE:
         rows = _packed(conn, statement, dates_as_text)
-        if rows is not None:
+        if rows is not None and rows is not _BY_TYPE:
             return rows
+        if rows is _BY_TYPE and len(_UNPACKABLE) < 1000:
+            # asked once and refused for its column types: not asked again (a packed try costs a whole read)
+            _UNPACKABLE.add(shape)
     result = conn.execute(statement)
     try:
         return result.cursor.fetchall()
@@ -89,7 +96,7 @@ def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list
     convert = []
     for i, field in enumerate(fields[2:]):
         if field.type_code not in _EXACT_TYPES or (field.type_code in _TEXT_TYPES and field.charsetnr == _BINARY):
-            return None
+            return _BY_TYPE
         text = field.type_code in _TEXT_TYPES or (dates_as_text and field.type_code == DATE)
         decoder = None if text else decoders.get(field.type_code)
         if decoder is not None:
