@@ -86,8 +86,9 @@ def measure_appends(n: int = 2000) -> dict:
 
 def build_log(path: Path, entries: int) -> None:
     """A store whose audit log holds ``entries`` genuine chained, MAC'd rows, plus a checkpoint of its head."""
-    from patronguard.audit.chain import GENESIS, audit_mac_key, canonical_fast
-    from patronguard.audit.log import ScanResult, _record, audit_log_id, checkpoint_path
+    from patronguard.audit.hashing import GENESIS, audit_mac_key, canonical_fast
+    from patronguard.audit.log import _record, audit_log_id, checkpoint_path
+    from patronguard.audit.scan import ScanResult
     from patronguard.store import open_store
 
     store = open_store(f"sqlite:///{path}")

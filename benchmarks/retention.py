@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402  (the CLI's default)
+
 UNTIL = dt.date(2025, 12, 31)
 POLICY = str(ROOT / "policy/westchester.yaml")
 
@@ -340,7 +342,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="retention run vs the bare-SQL floor")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--backend", choices=["sqlite", "mariadb", "postgresql"], default="sqlite")
-    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--repeat", type=int, default=2,
                         help="time each side this many times on fresh copies of one build and keep the best")
     parser.add_argument("--child", choices=["floor", "ours"])

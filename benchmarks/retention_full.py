@@ -56,6 +56,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402  (the CLI's default)
+
 UNTIL = dt.date(2025, 12, 31)
 POLICY = str(ROOT / "policy/westchester.yaml")
 KOHA_LINE = "current"
@@ -269,7 +271,7 @@ def _side_ours(url: str, store_url: str, batch_size: int, profile: str | None) -
     from patronguard.ils.piimap import builtin_pii_map
     from patronguard.policy import load_policy
     from patronguard.retention.aggdelete import act_on_table
-    from patronguard.retention.engine import make_context, recover_pending_batches, tables_in_order
+    from patronguard.retention.engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
     from patronguard.retention.plan import plan_run
     from patronguard.retention.report import open_ils
     from patronguard.store import open_store
@@ -297,7 +299,7 @@ def _side_ours(url: str, store_url: str, batch_size: int, profile: str | None) -
     peak_after = {"plan": _status_mb("VmHWM")}
     for table in plan.tables:
         meter.start()
-        act_on_table(ctx, loaded, table, UNTIL)
+        act_on_table(ctx, loaded, table, UNTIL, apply=apply_to_table)
         per_table[table], per_table_cpu[table] = _cpu_of(meter.stop())
         peak_after[table] = _status_mb("VmHWM")
     seconds = time.perf_counter() - start
@@ -563,7 +565,7 @@ def main() -> int:
     parser.add_argument("--loans", type=int, nargs="+", default=[1_000_000],
                         help="library size(s) in loans; two sizes also compare (b)'s peak memory")
     parser.add_argument("--backend", choices=["sqlite", "mariadb", "postgresql"], default="sqlite")
-    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--repeat", type=int, default=1, help="time each side this many times on fresh copies; "
                                                               "keep each side's best")
     parser.add_argument("--no-full", action="store_true", help="skip (c), the complete run_retention")

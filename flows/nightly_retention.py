@@ -35,6 +35,7 @@ quiet_third_parties()
 from prefect import flow  # noqa: E402
 
 from patronguard.retention.runlock import DEFAULT_LOCK_WAIT, run_lock_for_urls  # noqa: E402
+from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402
 
 from tasks.audit import publish_audit_tree_head  # noqa: E402
 from tasks.retention import (  # noqa: E402
@@ -49,7 +50,7 @@ from tasks.retention_run import (  # noqa: E402
 
 @flow(name="nightly-retention", persist_result=False, log_prints=False)
 def nightly_retention(policy_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
-                      batch_size: int = 20_000, ils_url: str | None = None, store_url: str | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE, ils_url: str | None = None, store_url: str | None = None,
                       report_dir: str | None = None, lock_wait: float = DEFAULT_LOCK_WAIT):
     """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

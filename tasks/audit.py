@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from patronguard.audit.prefect_witness import publish_to_prefect
+from patronguard.audit.witness import publish_to_prefect
 from patronguard.store import opened_store
 
 from .policy import DATABASE_IO, PATRON_DATA

@@ -20,7 +20,7 @@ from patronguard.audit import (
 from patronguard.audit.chain import audit_mac_key
 from patronguard.audit.log import head_path
 from patronguard.cli import cli as root_cli
-from patronguard.cli_audit import audit as audit_group
+from patronguard.cli.audit import audit as audit_group
 from patronguard.store import open_store
 
 

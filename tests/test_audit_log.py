@@ -15,14 +15,14 @@ from patronguard.audit import (
 )
 from patronguard.audit.chain import GENESIS, canonical, canonical_fast, entry_hash, entry_mac
 from patronguard.cli import cli as root_cli
-from patronguard.cli_audit import audit as audit_group
+from patronguard.cli.audit import audit as audit_group
 from patronguard.store import open_store
 
 
 
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
-    """Run the group through the real CLI edge, registered for this test only (cli.py owns registration)."""
+    """Run the group through the real CLI edge, registered for this test only (cli/app.py owns registration)."""
     monkeypatch.setitem(root_cli.commands, "audit", audit_group)
 
 PATRON = 987654321      # a borrowernumber that must never reach the log or the report
@@ -286,7 +286,7 @@ def test_board_report_has_every_section_and_no_patron_value(store, tmp_path):
                     "holds", "purges", "retention", "other"):
         assert f'id="{section}"' in page, section
     assert "The log verifies" in page
-    assert "westport-4" in page and "westchester-6" in page and "refer: 1" in page
+    assert "westport-4" in page and "westchester-6" in page and "Referred</abbr>: 1" in page    # outcomes as words
     assert "consult_counsel" in page and "requester_bears_costs" not in page       # closed obligations go
     assert "subpoena 2026-014" in page and "gateway-selftest" in page
     assert str(PATRON) not in page and hashed_patron(PATRON) not in page     # the hash is shortened too

@@ -19,7 +19,7 @@ from patronguard.audit.chain import audit_mac_key
 from patronguard.audit.log import checkpoint_path
 from patronguard.audit.witness_check import WitnessCheck
 from patronguard.cli import cli as root_cli
-from patronguard.cli_audit import audit as audit_group
+from patronguard.cli.audit import audit as audit_group
 from patronguard.store import open_store
 
 REASON = "store restored from the 2026-03-01 backup after a disk failure (ticket 4411)"

@@ -18,7 +18,7 @@ from patronguard.audit.chain import audit_mac_key
 from patronguard.audit.prefect_witness import ARTIFACT_KEY, PrefectWitness, prefect_api_url
 from patronguard.audit.witness_check import WitnessCheck
 from patronguard.cli import cli as root_cli
-from patronguard.cli_audit import audit as audit_group
+from patronguard.cli.audit import audit as audit_group
 from patronguard.store import open_store
 
 

@@ -16,7 +16,7 @@ from patronguard.authz import (
     verify_authorization,
 )
 from patronguard.cli import cli as root_cli
-from patronguard.cli_keys import keys as keys_group
+from patronguard.cli.keys import keys as keys_group
 from patronguard.errors import InputError
 from patronguard.gateway import parse_request, request_sha256
 
@@ -33,7 +33,7 @@ OTHER = request_sha256(parse_request(REQUEST | {"request_id": "wpd-2026-015"}))
 
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
-    """Run the group through the real CLI edge, registered for this test only (cli.py owns registration)."""
+    """Run the group through the real CLI edge, registered for this test only (cli/app.py owns registration)."""
     monkeypatch.setitem(root_cli.commands, "keys", keys_group)
 
 

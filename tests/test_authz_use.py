@@ -23,8 +23,8 @@ from dbs import BACKENDS, fresh_database
 from patronguard import settings
 from patronguard.authz import AuthorizationKeyError, AuthorizationRefusedError, init_director_key, init_key, \
     sign_request
-from patronguard.authz_keys import key_fingerprint, load_public_key
-from patronguard.authz_use import Use, use_once
+from patronguard.authz.keys import key_fingerprint, load_public_key
+from patronguard.authz.uses import Use, use_once
 from patronguard.errors import InputError
 from patronguard.gateway import load_request, parse_request
 from patronguard.policy import load_policy

@@ -134,3 +134,29 @@ def test_store_migrate_command(capsys, tmp_path):
 
     code, out, _ = run_cli(capsys, "store", "migrate", "--store", f"sqlite:///{tmp_path / 's.db'}")
     assert code == 0 and f"schema version {MIGRATIONS[-1].version}" in out
+
+
+@pytest.mark.parametrize("args, line", [
+    (["retention", "run", "--bogus"], "patronguard: error: retention run: No such option '--bogus'."),
+    (["keys", "sign"], "patronguard: error: keys sign: Missing argument 'REQUEST.json'."),
+    (["request", "submit", "x.json"], "patronguard: error: request submit: Missing option '--by'."),
+    (["holds", "release", "1", "--print-request", "--json", "extra"],
+     "patronguard: error: holds release: Got unexpected extra argument (extra)"),
+    (["request", "step", "3f2c", "opened", "--by", "desk-3"],
+     "patronguard: error: request step: Invalid value for '{referred|counsel_review|decided|closed}': 'opened' "
+     "is not one of 'referred', 'counsel_review', 'decided', 'closed'."),
+    (["retention", "repor"], "patronguard: error: retention: No such command 'repor'."),
+    (["frobnicate"], "patronguard: error: No such command 'frobnicate'."),
+])
+def test_usage_errors_are_one_line_naming_the_command(capsys, tmp_path, monkeypatch, args, line):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(line), err     # click may add "Did you mean …?"
+    assert "Usage:" not in err
+    assert list(tmp_path.iterdir()) == []       # nothing written
+
+
+def test_a_group_without_its_command_still_shows_its_help(capsys):
+    code, _, err = run_cli(capsys, "retention")
+    assert code == 2 and "Usage: patronguard retention" in err and "verify" in err

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT
-from patronguard.cli_request import request as request_group
+from patronguard.cli.requests import request as request_group
 from patronguard.errors import InputError, PolicyError
 from patronguard.gateway import decide, load_request, parse_request, request_sha256
 from patronguard.policy import load_policy

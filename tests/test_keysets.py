@@ -114,6 +114,9 @@ def test_packed_rows_are_the_driver_rows_on_mariadb(tmp_path, monkeypatch):
                 expected = [(r[0], r[1].isoformat() if r[1] else None, *r[2:]) for r in result.cursor.fetchall()]
                 result.close()
                 assert sorted(as_text, key=repr) == sorted(expected, key=repr)
+                monkeypatch.setattr(packedrows, "PACK_ROWS", 2)         # several packed values: the same rows
+                same(sa.select(t.c.s, t.c.d, t.c.ts, t.c.p, t.c.n, t.c.a), packed=True)
+                assert [len(c) for c in packedrows.row_chunks(conn, sa.select(t.c.s, t.c.p), size=4)] == [4, 4, 3]
                 monkeypatch.setattr(packedrows, "_GROUP_CONCAT_MAX_LEN", 64)
                 same(facts, packed=False)                         # a cut-short value is never used
         finally:

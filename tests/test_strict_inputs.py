@@ -369,7 +369,7 @@ def test_yaml_merge_keys_may_be_overridden_and_json_nesting_within_limits_loads(
 
 def test_every_output_option_is_guarded_and_has_force():
     from patronguard.cli import cli
-    from patronguard.cli_options import OUTPUT_FILES, AsciiInt, iter_commands
+    from patronguard.cli.options import OUTPUT_FILES, AsciiInt, iter_commands
 
     commands = dict(iter_commands(cli))
     for path, name in [*OUTPUT_FILES.items(), ("retention report", "out_dir")]:

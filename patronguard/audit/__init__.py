@@ -6,13 +6,14 @@ from .chain import (
     GENESIS, AuditEntry, AuditPayloadError, append_event, audit_mac_key, hashed_patron, verify_chain,
 )
 from .errors import WitnessRequiredError, WitnessUnavailableError
+from .heads import PublishedHead, TreeHead, Witness
 from .log import (
     AuditLogError, AuditLogTamperedError, AuditVerification, Checkpoint, checkpoint, checkpoint_path,
     merkle_root, record_event, verify_log,
 )
 from .pin import load_pin, pin_path
 from .report import render_board_report
-from .witness import PublishedHead, TreeHead, Witness, current_tree_head, publish_tree_head
+from .witness import current_tree_head, publish_tree_head
 from .witness_check import WitnessCheck, WitnessReport
 
 __all__ = [

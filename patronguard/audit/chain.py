@@ -25,11 +25,9 @@ by checkpoints kept outside the store — see :mod:`patronguard.audit.log`.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) uses
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -37,8 +35,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import TerminalError
 from ..keys import patron_hash_key
-
-GENESIS = "0" * 64
+from .hashing import (  # noqa: F401 (re-exported: how an entry is hashed is part of the chain's interface)
+    GENESIS, at_iso, audit_mac_key, canonical, canonical_fast, entry_hash, entry_mac,
+)
+from .scan import scan_entries
 
 #: Payload keys that would hold a patron value; use :func:`hashed_patron` instead.
 FORBIDDEN_PAYLOAD_KEYS = frozenset({
@@ -49,35 +49,6 @@ FORBIDDEN_PAYLOAD_KEYS = frozenset({
 
 class AuditPayloadError(TerminalError):
     """An audit payload would carry a patron value."""
-
-
-def canonical(seq: int, at: dt.datetime, kind: str, payload: str, prev_hash: str) -> bytes:
-    return json.dumps([seq, at.isoformat(timespec="microseconds"), kind, payload, prev_hash],
-                      separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(seq: int, at: dt.datetime, kind: str, payload: str, prev_hash: str) -> str:
-    return hashlib.sha256(canonical(seq, at, kind, payload, prev_hash)).hexdigest()
-
-
-def canonical_fast(seq: int, at_iso: str, kind: str, payload: str, prev_hash: str) -> bytes:
-    """Byte-identical to :func:`canonical` given ``at_iso = at.isoformat(timespec="microseconds")``."""
-    return f"[{int(seq)},{_json_str(at_iso)},{_json_str(kind)},{_json_str(payload)},{_json_str(prev_hash)}]".encode()
-
-
-@functools.lru_cache(maxsize=4)
-def _derive_mac_key(patron_key: bytes) -> bytes:
-    return hashlib.blake2b(b"patronguard audit-log MAC key v1", key=patron_key, digest_size=32).digest()
-
-
-def audit_mac_key() -> bytes:
-    """The audit log's MAC key, derived from the patron-hash key (never stored)."""
-    return _derive_mac_key(patron_hash_key())
-
-
-def entry_mac(key: bytes, entry_hash_hex: str) -> str:
-    return hashlib.blake2b(bytes.fromhex(entry_hash_hex), key=key, digest_size=32,
-                           person=b"pg-audit-entry").hexdigest()
 
 
 def hashed_patron(borrowernumber: int | str) -> str:
@@ -136,20 +107,9 @@ def append_event(conn: Connection, table: sa.Table, kind: str, payload: dict, *,
     raise RuntimeError("could not append to the audit log: sequence contention")
 
 
-def at_iso(value) -> str:
-    """``at`` as the chain hashed it (``isoformat(timespec="microseconds")``), from any driver's value."""
-    if isinstance(value, str):
-        if len(value) == 26 and value[10] == " " and value[19] == ".":   # SQLAlchemy's SQLite storage format
-            return value[:10] + "T" + value[11:]
-        value = dt.datetime.fromisoformat(value)
-    return value.isoformat(timespec="microseconds")
-
-
 def verify_chain(conn: Connection, table: sa.Table) -> int | None:
     """The sequence number of the first bad entry, or None if the chain (and its MACs) is intact.
 
     This does not detect truncation; :func:`patronguard.audit.verify_log` does.
     """
-    from .log import scan_entries
-
     return scan_entries(conn, table).first_bad_seq

@@ -1,7 +1,7 @@
 """The Prefect witness: tree heads published as the ``audit-tree-head`` artifact, read back from its history.
 
 Each run of a patronguard flow ends by publishing the audit log's tree head
-(:func:`publish_to_prefect`, called by the ``publish-audit-tree-head`` task)
+(:func:`patronguard.audit.witness.publish_to_prefect`, called by the ``publish-audit-tree-head`` task)
 as a one-row table artifact with key ``audit-tree-head``: log id, tree size,
 root hash, head entry hash, checkpoint time, store and pin (hashes and times
 only, no patron value), MAC'd with the audit key. Prefect keeps every
@@ -22,7 +22,7 @@ import os
 import urllib.parse
 
 from .errors import WitnessUnavailableError
-from .witness import NotConfigured, PublishedHead, TreeHead
+from .heads import NotConfigured, PublishedHead, TreeHead
 
 ARTIFACT_KEY = "audit-tree-head"
 PAGE = 200                      # the Prefect API's default (and maximum) page size
@@ -131,18 +131,3 @@ def prefect_witness() -> PrefectWitness | NotConfigured:
         return NotConfigured("Prefect witness", "no PREFECT_API_URL in the environment or the Prefect profile; "
                                                 "no ephemeral server is started to check")
     return PrefectWitness(url)
-
-
-def publish_to_prefect(store) -> TreeHead | None:
-    """Anchor and publish the store's audit tree head to the Prefect artifact history; call it from a flow.
-
-    Used by the ``publish-audit-tree-head`` task (``tasks.audit.publish_audit_tree_head``) at the end of
-    every flow that writes to the audit log. Inside a flow run the artifact goes to that run's API (the
-    configured one, or the flow's own ephemeral one). Returns the head published (None if the log is empty).
-    """
-    from .witness import publish_tree_head
-
-    url = prefect_api_url() or "the flow run's Prefect API"
-    witness = PrefectWitness(url)
-    head, _ = publish_tree_head(store, [witness])
-    return head

@@ -30,11 +30,11 @@ from pathlib import Path
 from ..errors import InputError
 from .chain import append_event, audit_mac_key
 from .errors import AuditLogTamperedError
-from .log import (
-    MAC_COLUMN_MISSING, audit_log_id, checkpoint, checkpoint_path, has_mac_column, head_path, scan_entries,
-)
+from .heads import NotConfigured, Witness
+from .log import MAC_COLUMN_MISSING, audit_log_id, checkpoint, checkpoint_path, has_mac_column, head_path
 from .pin import Pin, load_pin, pin_path, replace_pin, tree_head
-from .witness import NotConfigured, Witness, publish_tree_head
+from .scan import scan_entries
+from .witness import publish_tree_head
 
 REPIN_EVENT = "audit-repinned"
 REASON_MAX = 300

@@ -33,9 +33,10 @@ import sqlalchemy as sa
 
 from .chain import audit_mac_key
 from .errors import WitnessRequiredError, WitnessUnavailableError
+from .heads import NotConfigured, PublishedHead, Witness
 from .log import audit_log_id, frontier_root, leaf_hash, node_hash
 from .pin import Pin, load_pin, pin_path, store_key
-from .witness import NotConfigured, PublishedHead, Witness, discover_witnesses
+from .witness import discover_witnesses
 
 MAX_PROBLEMS_SHOWN = 3
 

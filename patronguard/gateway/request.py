@@ -70,7 +70,7 @@ class Binding(_Strict):
     """What a request patronguard prints for signing is bound to (``purge --print-request``,
     ``holds release --print-request``): this store, one use (the nonce), and — for a purge — the exact
     scope, the cutoff it resolves to and the mode; for a hold release, the hold and the legal process
-    that placed it. The run about to happen must match every field (:mod:`patronguard.authz_use`)."""
+    that placed it. The run about to happen must match every field (:mod:`patronguard.authz.uses`)."""
 
     store_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                           examples=["3f2c0d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"])

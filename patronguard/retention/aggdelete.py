@@ -76,15 +76,13 @@ def aggregate_then_delete(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas
 
 
 def act_on_table(ctx: RunContext, loaded: LoadedPolicy, table: str, as_of: dt.date,
-                 apply: Callable[..., Deltas] | None = None) -> Deltas:
+                 apply: Callable[..., Deltas]) -> Deltas:
     """Apply the policy's action for ``table``'s record class: aggregate then delete here, any other action
-    through ``apply`` (default ``engine.apply_to_table``)."""
+    through ``apply`` (``engine.apply_to_table``, passed in: the engine imports this module's floor)."""
     use_policy_actions(ctx, loaded)
     table_map = ctx.pii_map.tables[table]
     rule = loaded.policy.rule_for(table_map.records)
     if rule.action_for(table_map) == AGGREGATE_THEN_DELETE:
         ctx.as_of = as_of
         return aggregate_then_delete(ctx, table, cutoff_for(as_of, rule.keep_days))
-    if apply is None:
-        from .engine import apply_to_table as apply
     return apply(ctx, loaded, table, as_of)

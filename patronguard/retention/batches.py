@@ -25,7 +25,7 @@ from .aggregate import circulation_rows
 from .children import delete_children
 from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
 from .ledger import Deltas
-from .packedrows import packed_rows  # driver_rows' tuples; on MariaDB fetched as one packed value
+from .packedrows import row_chunks  # driver_rows' tuples, in chunks; on MariaDB fetched packed
 from .scope import RowScope
 from .scrub import PatronIdentifiers, scrub_text
 
@@ -57,10 +57,13 @@ def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, de
     """Add the matching rows to ``deltas``; return how many rows were aggregated (and add their patrons
     to ``patrons`` if given)."""
     spec = scope.table_map.aggregate
-    rows = packed_rows(conn, circulation_rows(scope, ctx.shape, ctx.pii_map, spec, where), dates_as_text=True)
-    if patrons is not None:
-        patrons.update(row[7] for row in rows)
-    return deltas.add_facts(scope.name, rows, ctx.hash_key)
+    total = 0
+    # read in chunks: a batch's rows are never all in memory at once, whatever the batch size
+    for rows in row_chunks(conn, circulation_rows(scope, ctx.shape, ctx.pii_map, spec, where), dates_as_text=True):
+        if patrons is not None:
+            patrons.update(row[7] for row in rows)
+        total += deltas.add_facts(scope.name, rows, ctx.hash_key)
+    return total
 
 
 def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -> int:
@@ -77,31 +80,42 @@ def scrub_free_text(conn: Connection, ctx: RunContext, scope: RowScope, where) -
         .select_from(t.outerjoin(patrons, patrons.c[scope.table_map.link_to or ctx.pii_map.patron_key] == scope.link))
         .where(sa.or_(*(t.c[c].is_not(None) for c in text_cols)), where)  # cheap test first
     )
-    updates = []
+    updates: list = []  # keyed: (key, new texts…) tuples; keyless: dicts of bind values
     known: dict[tuple, PatronIdentifiers] = {}  # a patron's rows come in runs: build their identifiers once
-    n_keys, n_text = len(keys), len(text_cols)
-    # the driver's plain tuples (packed on MariaDB) where the row is matched by an integer key; SQLAlchemy's
-    # rows where it is matched by its age (SQLite's DATETIME binds need the datetime its result processing gives)
-    for row in (packed_rows(conn, query) if scope.key_columns() else conn.execute(query).all()):
-        ident = row[n_keys + n_text:]
-        who = known.get(ident)
-        if who is None:
-            values = dict(zip(ident_cols, ident))
-            who = known[ident] = PatronIdentifiers.from_values(
-                values.get("firstname"), values.get("surname"), values.get("othernames"), values.get("cardnumber"),
-                values.get("email"), (values.get("phone"), values.get("mobile")))
-        old = row[n_keys:n_keys + n_text]
-        new = [scrub_text(v, who) for v in old]
-        if list(new) != list(old):
-            match = {f"k{i}": v for i, v in enumerate(row[:n_keys])}
-            if not scope.key_columns():  # no key: match the row by its age, link and old text too
-                match |= {f"o{i}": v for i, v in enumerate(old)}
-            updates.append(match | {f"n{i}": v for i, v in enumerate(new)})
-    if updates and scope.key_columns() and ctx.dialect != "sqlite":
+    n_keys, n_text, keyed = len(keys), len(text_cols), bool(scope.key_columns())
+    # keyed: the driver's plain tuples (packed on MariaDB), read in chunks; keyless (matched by age, link and
+    # old text): SQLAlchemy's rows (SQLite's DATETIME binds need the datetime its result processing gives)
+    for chunk in (row_chunks(conn, query) if keyed else [conn.execute(query).all()]):
+        for row in chunk:
+            ident = row[n_keys + n_text:]
+            who = known.get(ident)
+            if who is None:
+                values = dict(zip(ident_cols, ident))
+                who = known[ident] = PatronIdentifiers.from_values(
+                    values.get("firstname"), values.get("surname"), values.get("othernames"),
+                    values.get("cardnumber"), values.get("email"), (values.get("phone"), values.get("mobile")))
+            old = row[n_keys:n_keys + n_text]
+            new = [scrub_text(v, who) for v in old]
+            if list(new) != list(old):
+                if keyed:
+                    updates.append((*row[:n_keys], *new))
+                else:
+                    updates.append({f"k{i}": v for i, v in enumerate(row[:n_keys])}
+                                   | {f"o{i}": v for i, v in enumerate(old)} | {f"n{i}": v for i, v in enumerate(new)})
+    if updates and keyed and n_keys == 1 and ctx.dialect != "sqlite":
         _update_by_key(conn, ctx, t, keys[0], text_cols, updates)
-    elif updates:
+    elif updates and keyed:  # SQLite, in process: an executemany of driver SQL and plain tuples
+        quote = conn.dialect.identifier_preparer
+        sets = ", ".join(f"{quote.quote(c)} = ?" for c in text_cols)
+        where = " AND ".join(f"{quote.quote(k.name)} = ?" for k in keys)
+        conn.exec_driver_sql(f"UPDATE {quote.format_table(t)} SET {sets} WHERE {where}",
+                             [(*u[n_keys:], *u[:n_keys]) for u in updates])
+    elif updates:  # a composite key on a server, or no key at all
         conditions = [k == sa.bindparam(f"k{i}") for i, k in enumerate(keys)]
-        if not scope.key_columns():
+        if keyed:
+            updates = [{f"k{i}": u[i] for i in range(n_keys)} | {f"n{i}": u[n_keys + i] for i in range(n_text)}
+                       for u in updates]
+        else:
             conditions += [t.c[c] == sa.bindparam(f"o{i}") for i, c in enumerate(text_cols)]
         stmt = t.update().where(*conditions).values({c: sa.bindparam(f"n{i}") for i, c in enumerate(text_cols)})
         conn.execute(stmt, updates)
@@ -112,7 +126,7 @@ CASE_CHUNK = 1000
 
 
 def _update_by_key(conn: Connection, ctx: RunContext, t: sa.Table, key: sa.Column, text_cols: list[str],
-                   updates: list[dict]) -> None:
+                   updates: list[tuple]) -> None:
     """The scrubbed texts written ``CASE_CHUNK`` rows per ``UPDATE … SET col = CASE key WHEN … END``.
 
     On a server an executemany ``UPDATE`` is one round trip per row (pymysql and psycopg send them one by
@@ -124,9 +138,9 @@ def _update_by_key(conn: Connection, ctx: RunContext, t: sa.Table, key: sa.Colum
     if not isinstance(key.type, sa.Integer):
         for start in range(0, len(updates), CASE_CHUNK):
             part = updates[start:start + CASE_CHUNK]
-            values = {c: sa.case({u["k0"]: u[f"n{i}"] for u in part}, value=key, else_=t.c[c])
+            values = {c: sa.case({u[0]: u[1 + i] for u in part}, value=key, else_=t.c[c])
                       for i, c in enumerate(text_cols)}
-            conn.execute(t.update().where(keys_in(key, [u["k0"] for u in part], ctx.dialect)).values(values))
+            conn.execute(t.update().where(keys_in(key, [u[0] for u in part], ctx.dialect)).values(values))
         return
     quote = conn.dialect.identifier_preparer
     table, k = quote.format_table(t), quote.quote(key.name)
@@ -138,8 +152,8 @@ def _update_by_key(conn: Connection, ctx: RunContext, t: sa.Table, key: sa.Colum
             column = quote.quote(c)
             sets.append(f"{column} = CASE {k} {whens} ELSE {column} END")
             for u in part:
-                params += (int(u["k0"]), u[f"n{i}"])
-        ids = ", ".join(str(int(u["k0"])) for u in part)
+                params += (int(u[0]), u[1 + i])
+        ids = ", ".join(str(int(u[0])) for u in part)
         conn.exec_driver_sql(f"UPDATE {table} SET {', '.join(sets)} WHERE {k} IN ({ids})", tuple(params))
 
 
@@ -296,8 +310,10 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
         by_link = page is scope.link
         deltas = Deltas()
         deleted = 0
-        for chunk in chunks(values):
-            these = sa.and_(eligible, page.in_(chunk)) if by_link else page.in_(chunk)
+        # by key: the batch's keys in one statement (``keys_in``: no per-key bind parameters to compile)
+        for chunk in (chunks(values) if by_link else [values]):
+            these = (sa.and_(eligible, page.in_(chunk)) if by_link
+                     else sa.and_(page >= chunk[0], page <= chunk[-1], keys_in(page, chunk, ctx.dialect)))
             delete_children(conn, ctx, name, these, deltas)  # rows that belong to these (Koha's FK cascades)
             deleted += conn.execute(scope.table.delete().where(these)).rowcount
         if not by_link:

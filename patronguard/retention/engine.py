@@ -28,6 +28,7 @@ from .batches import RunContext, delete_rows, in_list, strip_by_key, strip_by_sl
 from .patrons import remove_patrons
 from .exposure import ExposureReport
 from .ledger import Deltas, Ledger, unpack_json
+from .patron_history import still_in_patron_history
 
 MIN_BATCH, MAX_BATCH = 1, 100_000
 
@@ -104,8 +105,6 @@ def _still_identifying(conn, ctx: RunContext, table: str, selector: dict, action
     still exist)."""
     pii_map, shape = ctx.pii_map, ctx.shape
     if table == "patron_history":  # a purge of one patron's reading history
-        from .purge import still_in_patron_history
-
         return still_in_patron_history(conn, ctx, selector)
     t, table_map = shape.tables[table], pii_map.tables[table]
     if table == pii_map.patron_table:

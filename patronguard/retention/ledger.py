@@ -93,11 +93,12 @@ class Deltas:
                     known[0] += row[8] - 1
                     known[1] += row[9] or 0
                     known[2] += row[10] or 0
-        plain, total = (0, 0, 0), 0
-        for dims, n in counted.items():
-            more, renewals, amount = sums.get(dims, plain)
-            total += n + more
-            self.circulation.append((source, *dims, int(n + more), int(renewals), str(amount)))
+        # most cells are rows counted and nothing more: their facts in one comprehension
+        self.circulation.extend([(source, *dims, n, 0, "0") for dims, n in counted.items() if dims not in sums])
+        total = len(rows)
+        for dims, (more, renewals, amount) in sums.items():
+            total += more
+            self.circulation.append((source, *dims, int(counted[dims] + more), int(renewals), str(amount)))
         cells: dict[tuple, set] = defaultdict(set)
         for day, branch, category, band, patron in map(_CELL_OF_ROW, rows):
             cells[(day[:7], branch, category, band)].add(patron)

@@ -26,6 +26,8 @@ it is lifted for this one statement with MariaDB's
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,6 +36,7 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
 _GROUP_CONCAT_MAX_LEN = 1 << 30
+PACK_ROWS = 20_000  # rows per packed value
 _BY_TYPE: list = []  # what ``_packed`` returns when a column's type is not known to round-trip
 _UNPACKABLE: set[tuple] = set()  # (engine, columns and their types) of statements the server could not pack
 _BINARY = 63  # charset number of binary strings: pymysql returns bytes for those
@@ -68,6 +71,25 @@ def packed_rows(conn: Connection, statement: sa.Select, *, dates_as_text: bool =
         result.close()
 
 
+def row_chunks(conn: Connection, statement: sa.Select, *, dates_as_text: bool = False,
+               size: int = 20_000) -> Iterator[list[tuple]]:
+    """``packed_rows``' rows, ``size`` at a time: a batch of any size is read without holding all its
+    rows at once (the driver's cursor is read with ``fetchmany``; a packed value, one per statement,
+    is cut into chunks of the same size)."""
+    shape = (id(conn.engine), tuple((c.key, repr(c.type)) for c in statement.selected_columns))
+    if _packable(conn.dialect) and shape not in _UNPACKABLE:
+        rows = packed_rows(conn, statement, dates_as_text=dates_as_text)
+        for start in range(0, len(rows), size):
+            yield rows[start:start + size]
+        return
+    result = conn.execute(statement)
+    try:
+        while chunk := result.cursor.fetchmany(size):
+            yield chunk
+    finally:
+        result.close()
+
+
 def _packable(dialect) -> bool:
     """MariaDB 10.2.3+ (``JSON_QUOTE``; ``SET STATEMENT`` is 10.1.2+) through pymysql."""
     version = tuple(dialect.server_version_info or ())[:3]
@@ -76,21 +98,27 @@ def _packable(dialect) -> bool:
 
 
 def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list[tuple] | None:
-    rows = statement.subquery("packed_rows")
-    columns = list(rows.c)
+    # rows numbered and packed PACK_ROWS to a value: each value stays far below ``max_allowed_packet``
+    # (16 MiB by default; a larger value comes back NULL) whatever the batch size
+    inner = statement.subquery("packed_rows")
+    rows = sa.select(*inner.c, sa.func.row_number().over().label("pack_row")).subquery("numbered")
+    columns = [rows.c[c.key] for c in inner.c]
     as_text = [sa.func.ifnull(sa.func.json_quote(sa.cast(c, sa.CHAR)), sa.literal_column("'null'")) for c in columns]
     as_json = sa.func.concat(sa.literal_column("'['"), sa.func.concat_ws(sa.literal_column("','"), *as_text),
                              sa.literal_column("']'"))
-    packed = sa.select(sa.func.count(), sa.func.group_concat(as_json), *(sa.func.min(c) for c in columns)).select_from(rows)
+    pack = sa.literal_column(f"(pack_row - 1) DIV {int(PACK_ROWS)}")
+    packed = (sa.select(sa.func.count(), sa.func.group_concat(as_json), *(sa.func.min(c) for c in columns))
+              .select_from(rows).group_by(pack))
     result = conn.execute(_SetStatement("group_concat_max_len", _GROUP_CONCAT_MAX_LEN, packed))
     try:
-        count, document, *_ = result.cursor.fetchone()
+        values = result.cursor.fetchall()
         fields = getattr(getattr(result.cursor, "_result", None), "fields", None)
     finally:
         result.close()
+    count = sum(v[0] for v in values)
     if not count:
         return []
-    if document is None or fields is None or len(fields) != len(columns) + 2:
+    if any(v[1] is None for v in values) or fields is None or len(fields) != len(columns) + 2:
         return None
     decoders = conn.connection.dbapi_connection.decoders
     convert = []
@@ -101,12 +129,15 @@ def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list
         decoder = None if text else decoders.get(field.type_code)
         if decoder is not None:
             convert.append((i, decoder))
-    try:
-        parsed = orjson.loads(b"[" + (document.encode() if isinstance(document, str) else document) + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    if len(parsed) != count:
-        return None
+    parsed: list = []
+    for n, document, *_ in values:
+        try:
+            part = orjson.loads(b"[" + (document.encode() if isinstance(document, str) else document) + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        if len(part) != n:
+            return None
+        parsed += part
     out = []
     for row in parsed:
         for i, decode in convert:

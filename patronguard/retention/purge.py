@@ -23,14 +23,22 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
+from ..audit import append_event, checkpoint, hashed_patron
 from ..errors import InputError
+from ..ils.piimap import builtin_pii_map
 from ..policy import LoadedPolicy
-from .batches import RunContext, _check, _run_batch, aggregate_into, scrub_free_text
-from .children import delete_children
+from ..store import opened_store
+from .aggdelete import act_on_table
+from .batchaudit import audit_dead_runs, pending_ids, what_recovery_did
+from .batches import merge_counts
+from .engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
+from .exposure import build_exposure_report
 from .ledger import Deltas
+from .patron_history import patron_history_plan, purge_patron_history
+from .plan import out_of_scope_findings
+from .report import opened_ils
+from .runlock import DEFAULT_LOCK_WAIT, run_lock
+from .context import DEFAULT_BATCH_SIZE
 
 SCOPE = re.compile(r"^(?:(?P<older>older-than):(?P<days>[0-9]{1,5})|(?P<patron>patron):(?P<number>[0-9]{1,12}))$")
 
@@ -71,78 +79,12 @@ def policy_for_scope(loaded: LoadedPolicy, scope: PurgeScope) -> LoadedPolicy:
                         path=loaded.path, sha256=loaded.sha256)
 
 
-def patron_history_tables(ctx: RunContext) -> list[str]:
-    """Tables of §1(a) records (materials requested or obtained) that the ILS has."""
-    return [name for name, t in ctx.pii_map.tables.items()
-            if t.category == "a" and t.lifecycle == "history" and name in ctx.shape.tables]
-
-
-def purge_patron_history(ctx: RunContext, borrowernumber: int) -> Deltas:
-    """One batch: the patron's §1(a) history aggregated and stripped (or deleted), exactly once."""
-    tables = patron_history_tables(ctx)
-
-    def work(conn: Connection):
-        deltas, rows, scrubbed, kept_rows = Deltas(), 0, 0, 0
-        for name in tables:
-            scope = ctx.scope(name)
-            kept = [pred for kind, pred in scope.exemptions if kind != "patron_keeps_history"]
-            theirs = sa.and_(*scope.identifying, scope.link == borrowernumber)
-            mine = sa.and_(theirs, *(sa.not_(p) for p in kept))
-            count = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(mine)).scalar()
-            linked = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(theirs)).scalar()
-            kept_rows += linked - count
-            if not count:
-                continue
-            if scope.table_map.aggregate is not None:
-                _check(count, aggregate_into(conn, ctx, scope, mine, deltas), f"{name} aggregation")
-                deltas.count(name, "aggregated", count)
-                scrubbed += scrub_free_text(conn, ctx, scope, mine)
-                changed = conn.execute(scope.table.update().where(mine)
-                                       .values({scope.link.name: ctx.anonymous_value})).rowcount
-                _check(count, changed, f"{name} strip")
-                deltas.count(name, "stripped", changed)
-                deltas.count(name, "scrubbed", scrubbed)
-            else:
-                delete_children(conn, ctx, name, mine, deltas)
-                deleted = conn.execute(scope.table.delete().where(mine)).rowcount
-                deltas.count(name, "deleted", deleted)
-            rows += count
-        if not rows:
-            return None
-        # recovery compares what still links the patron with what the batch left on purpose
-        return {"patron": borrowernumber, "tables": tables, "kept": kept_rows}, deltas, rows, scrubbed
-
-    done = _run_batch(ctx, work, "patron_history", "purge", "patron")
-    return done[0] if done else Deltas()
-
-
-def still_in_patron_history(conn: Connection, ctx: RunContext, selector: dict) -> int:
-    """Recovery: rows of a patron-history batch that still link the patron, beyond those it kept on purpose."""
-    total = 0
-    for name in selector["tables"]:
-        scope = ctx.scope(name)
-        total += conn.execute(sa.select(sa.func.count()).select_from(scope.table)
-                              .where(*scope.identifying, scope.link == selector["patron"])).scalar()
-    return total - selector["kept"]
-
-
 def now_day(loaded: LoadedPolicy) -> dt.date:
     return dt.datetime.now(loaded.policy.tz).date()
 
 
-def _patron_history_plan(ctx: RunContext, borrowernumber: int) -> dict[str, int]:
-    plan = {}
-    with ctx.ils.connect() as conn:
-        for name in patron_history_tables(ctx):
-            scope = ctx.scope(name)
-            kept = [pred for kind, pred in scope.exemptions if kind != "patron_keeps_history"]
-            mine = sa.and_(*scope.identifying, scope.link == borrowernumber, *(sa.not_(p) for p in kept))
-            plan[name] = conn.execute(sa.select(sa.func.count()).select_from(scope.table).where(mine)).scalar()
-    return plan
-
-
 def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, store_url: str | None,
-              confirm: bool, authorized_by: str, batch_size: int = 20_000, progress=None,
+              confirm: bool, authorized_by: str, batch_size: int = DEFAULT_BATCH_SIZE, progress=None,
               lock_wait: float | None = None, as_of: dt.date | None = None, claim=None) -> dict:
     """Show (dry run) or do the purge; the caller has already had the authorization verified.
 
@@ -151,18 +93,6 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
     authorization was bound to (default today in the policy's time zone); ``claim(store)``, if given, runs
     once the lock is held and the purge planned, before anything is written: it records the authorization's
     use, and raising there stops the purge with nothing done."""
-    from ..audit import append_event, checkpoint, hashed_patron
-    from ..ils.piimap import builtin_pii_map
-    from ..store import opened_store
-    from .batches import merge_counts
-    from .aggdelete import act_on_table
-    from .batchaudit import audit_dead_runs, pending_ids, what_recovery_did
-    from .engine import apply_to_table, make_context, recover_pending_batches, tables_in_order
-    from .exposure import build_exposure_report
-    from .plan import out_of_scope_findings
-    from .report import opened_ils
-    from .runlock import DEFAULT_LOCK_WAIT, run_lock
-
     day = as_of or now_day(loaded)
     pii_map = builtin_pii_map("koha")
     with ExitStack() as stack:
@@ -181,7 +111,7 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
             plan = {t.table: t.actionable for t in before.tables if t.actionable}
         else:
             policy = loaded
-            plan = {k: v for k, v in _patron_history_plan(ctx, scope.borrowernumber).items() if v}
+            plan = {k: v for k, v in patron_history_plan(ctx, scope.borrowernumber).items() if v}
         result = {"scope": scope.as_dict(), "as_of": day.isoformat(), "dry_run": not confirm, "plan": plan,
                   "done": {}, "batches": 0}
         if claim is not None:   # planned (reads only); before the first write

@@ -34,6 +34,7 @@ from .ledger import Deltas
 from .plan import RetentionPlan, out_of_scope_findings, plan_run
 from .preflight import require_separate_store
 from .runlock import DEFAULT_LOCK_WAIT, run_lock
+from .context import DEFAULT_BATCH_SIZE
 from .report import open_ils, opened_ils, record_report
 from .verify import Verification, require_verified, verify_retention
 
@@ -126,7 +127,7 @@ def new_run(run_id: str, loaded: LoadedPolicy, before: ExposureReport, dry_run: 
 
 
 def run_retention(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
-                  as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = 20_000,
+                  as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
                   progress: Callable[[str], None] | None = None, lock_wait: float = DEFAULT_LOCK_WAIT) -> RetentionRun:
     """Validate, measure, act batch by batch (unless ``dry_run``), verify, record.
 

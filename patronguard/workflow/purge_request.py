@@ -6,32 +6,28 @@ nonce; the Director signs it (``keys sign … --scope purge``); the purge then r
 it is about to do (this store, this scope, today's cutoff, ``--confirm`` or not) and the authorization's
 nonce, so the signature verifies only for that run. An ``execute`` authorization also shows a dry run
 without being used up; a ``dry_run`` one never executes. Each use is recorded once
-(:mod:`patronguard.authz_use`): the claim is committed under the run lock before the first ILS write.
+(:mod:`patronguard.authz.uses`): the claim is committed under the run lock before the first ILS write.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 
-from ..errors import TerminalError
+from ..audit import append_event
+from ..authz import (
+    Use, authorization_id, authorization_verdict, store_checker, store_identity, unbound_or_other_store, use_once,
+)
 from ..gateway import decide, parse_request
 from ..policy import LoadedPolicy
 from ..retention.purge import PurgeScope, now_day, parse_scope, run_purge
+from ..retention.context import DEFAULT_BATCH_SIZE
+from ..store import opened_store
+from .authorized import PurgeRefusedError, bound_nonce, read_authorization, refuse
 
-_NONCE = re.compile(r"^[0-9a-f]{32}$")
-
-
-class PurgeRefusedError(TerminalError):
-    """The gateway refused a Director's act (purge, hold release): no valid written authorization, out of scope,
-    bound to another run, already used … (the message says which)."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, decision=None, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.decision = decision
-        self.reason = reason or message
+__all__ = [
+    "PurgeRefusedError", "authorized_purge", "canonical_scope", "new_purge_request", "purge_binding", "purge_cutoff",
+    "purge_mismatch", "purge_request_document",
+]
 
 
 def canonical_scope(scope: PurgeScope) -> str:
@@ -71,8 +67,6 @@ def purge_request_document(scope_text: str, *, binding: dict | None = None) -> d
 def new_purge_request(store, loaded: LoadedPolicy, scope_text: str, *, execute: bool,
                       as_of: dt.date | None = None) -> dict:
     """What ``purge --print-request`` prints: bound to this store, scope, today's cutoff and the mode, fresh nonce."""
-    from ..authz_use import store_identity
-
     scope = parse_scope(scope_text)
     binding = purge_binding(store_identity(store), scope, as_of or now_day(loaded),
                             mode="execute" if execute else "dry_run", nonce=secrets.token_hex(16))
@@ -81,16 +75,8 @@ def new_purge_request(store, loaded: LoadedPolicy, scope_text: str, *, execute: 
     return document
 
 
-def _read_authorization(path: str) -> dict:
-    from ..datafiles import read_json_object
-
-    return read_json_object(path, "--authorization")
-
-
 def purge_mismatch(signed, expected: dict) -> str | None:
     """Why an authorization bound to ``signed`` does not fit the run ``expected``; None if it does."""
-    from ..authz_use import unbound_or_other_store
-
     hint = ("print the request with `patronguard purge --scope SCOPE [--confirm] --print-request` and have that "
             "signed")
     why = unbound_or_other_store(signed, expected["store_id"], hint)
@@ -108,20 +94,14 @@ def purge_mismatch(signed, expected: dict) -> str | None:
 
 
 def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str, authorization_path: str | None,
-                     *, store_url: str | None, confirm: bool, batch_size: int = 20_000, progress=None):
+                     *, store_url: str | None, confirm: bool, batch_size: int = DEFAULT_BATCH_SIZE, progress=None):
     """Ask the gateway (signature, binding and earlier uses really checked); refuse, or show/do the purge
     recording the use once. Returns (result, decision)."""
-    from ..audit import append_event, checkpoint
-    from ..authz import authorization_id
-    from ..authz_use import Use, authorization_verdict, refusal_reason, store_checker, store_identity, use_once
-    from ..store import opened_store
-
     scope = parse_scope(scope_text)
-    authorization = _read_authorization(authorization_path) if authorization_path else None
+    authorization = read_authorization(authorization_path) if authorization_path else None
     signed = authorization.get("binding") if authorization is not None else None
     signed = signed if isinstance(signed, dict) else None
-    nonce = signed.get("nonce") if signed and isinstance(signed.get("nonce"), str) \
-        and _NONCE.match(signed["nonce"]) else None
+    nonce = bound_nonce(signed)
     # a dry run may be shown under an execute authorization (without using it up); --confirm needs execute
     mode = "execute" if confirm or (signed and signed.get("mode") == "execute") else "dry_run"
     as_of = now_day(loaded)
@@ -142,11 +122,7 @@ def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
                  "requester_role": "director", "channel": "written", "mode": "execute" if confirm else "dry_run",
                  "authorization": authorization_verdict(decision)}
         if not decision.allowed:
-            with store.engine.begin() as conn:
-                append_event(conn, store["audit_events"], "decision", event)
-            checkpoint(store)
-            reason = refusal_reason(decision, authorization is not None)
-            raise PurgeRefusedError(f"purge refused: {reason}", decision=decision, reason=reason)
+            refuse(store, event, decision, presented=authorization is not None, what="purge refused")
     verified = authorization is not None and (authorization_verdict(decision) or "").startswith("verified")
     consumed = verified and (confirm or (signed or {}).get("mode") == "dry_run")
     use = Use(authorization, "purge", purpose, decision.request_sha256, nonce=nonce) if consumed else None

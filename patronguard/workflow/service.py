@@ -2,7 +2,7 @@
 
 ``decide_stored`` asks the gateway with the store's checker wired in (Ed25519
 signature against the Director's key pinned in the store, binding, earlier
-uses: :mod:`patronguard.authz_use`), moves the request to the state its
+uses: :mod:`patronguard.authz.uses`), moves the request to the state its
 outcome calls for, opens the decision's obligations, places a legal hold when
 legal process backs a request that is not refused, records the written
 authorization's use, and appends every step to the audit log — the subject
@@ -16,16 +16,19 @@ import functools
 import secrets
 
 from ..audit import append_event, checkpoint, hashed_patron
+from ..authz import (
+    Use, authorization_verdict, short, store_checker, store_identity, unbound_or_other_store, use_once,
+    verify_authorization,
+)
 from ..gateway import AccessRequest, Decision, decide, parse_request, request_sha256
 from ..policy import LoadedPolicy
 from ..store import Store
 from . import requests as wf
+from .authorized import bound_nonce, read_authorization, refuse
 
 
 def signature_checker(action: str | None = None):
     """The gateway's ``verify_authorization``: real Ed25519 checks against the Director's public key."""
-    from ..authz import verify_authorization
-
     return functools.partial(verify_authorization, action=action)
 
 
@@ -45,8 +48,6 @@ def _request_mismatch(signed, store_id: str) -> str | None:
     """A disclosure request's authorization may be unbound (the request came from outside); bound, it must be
     bound to this store. Either way its use is recorded against the stored request it was first used for."""
     if isinstance(signed, dict) and signed.get("store_id") != store_id:
-        from ..authz_use import short
-
         return f"signed for another store: store {short(signed.get('store_id'))}, this store is {short(store_id)}"
     return None
 
@@ -56,8 +57,6 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
     """Decide a stored request; a verified written authorization is recorded as used for this request, in the
     same transaction as the decision (deciding the same request again is the same use; any other request —
     an identical one resubmitted included — is refused it)."""
-    from ..authz_use import Use, authorization_verdict, store_checker, store_identity, use_once
-
     record = wf.get_request(store, request_id)
     if record.state == "closed":
         from ..errors import InputError
@@ -122,8 +121,6 @@ def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | No
     """
     import json
 
-    from .purge_request import _read_authorization
-
     record = wf.get_request(store, request_id)
     document = dict(record.document)
     evidence = dict(document.get("evidence") or {})
@@ -132,7 +129,7 @@ def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | No
         evidence["counsel_review"] = counsel
         notes.append(f"counsel review: {counsel}")
     if authorization_path:
-        evidence["written_authorization"] = _read_authorization(authorization_path)
+        evidence["written_authorization"] = read_authorization(authorization_path)
         notes.append("written authorization attached")
     document["evidence"] = evidence
     request = parse_request(document, f"request {request_id}")
@@ -163,8 +160,6 @@ def _placed(value) -> str:
 
 def hold_binding(store: Store, hold: dict, nonce: str | None) -> dict:
     """A release is bound to this store, this hold, and the legal process that placed it (its request)."""
-    from ..authz_use import store_identity
-
     return {"store_id": store_identity(store), "nonce": nonce, "hold_id": hold["hold_id"],
             "hold_placed_at": _placed(hold["placed_at"]), "hold_request_id": hold["request_id"],
             "hold_reference": hold["reference"]}
@@ -187,8 +182,6 @@ def hold_release_request(store: Store, hold_id: int, *, nonce: str | None = None
 
 
 def _hold_mismatch(signed, expected: dict) -> str | None:
-    from ..authz_use import short, unbound_or_other_store
-
     why = unbound_or_other_store(signed, expected["store_id"], "print the request with `patronguard holds release "
                                  f"{expected['hold_id']} --print-request` and have that signed")
     if why:
@@ -210,13 +203,9 @@ def release_hold_with_authorization(store: Store, hold_id: int, loaded: LoadedPo
                                     authorization: dict | None) -> Decision:
     """Lift a legal hold only if the gateway verifies the Director's (or designee's) signed authorization bound
     to this hold of this store, unused: the use, the decision and the release are one store transaction."""
-    from ..authz_use import Use, authorization_verdict, refusal_reason, store_checker, use_once
-    from .purge_request import _NONCE, PurgeRefusedError
-
     hold = _active_hold(store, hold_id)
     signed = authorization.get("binding") if isinstance(authorization, dict) else None
-    nonce = signed.get("nonce") if isinstance(signed, dict) and isinstance(signed.get("nonce"), str) \
-        and _NONCE.match(signed["nonce"]) else None
+    nonce = bound_nonce(signed)
     expected = hold_binding(store, hold, nonce)
     document = _release_document(hold, expected if nonce else None)
     if authorization is not None:
@@ -232,11 +221,7 @@ def release_hold_with_authorization(store: Store, hold_id: int, loaded: LoadedPo
              "requester_role": "director", "channel": "written", "hold_id": hold_id,
              "authorization": authorization_verdict(decision)}
     if not decision.allowed:
-        with store.engine.begin() as conn:
-            append_event(conn, store["audit_events"], "decision", event)
-        checkpoint(store)
-        reason = refusal_reason(decision, authorization is not None)
-        raise PurgeRefusedError(f"legal hold {hold_id} not released: {reason}", decision=decision, reason=reason)
+        refuse(store, event, decision, presented=authorization is not None, what=f"legal hold {hold_id} not released")
     verified = (authorization_verdict(decision) or "").startswith("verified")
     use = Use(authorization, "release_legal_hold", purpose, decision.request_sha256, nonce=nonce) \
         if verified else None

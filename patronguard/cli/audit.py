@@ -5,10 +5,7 @@ import json
 
 import click
 
-from . import settings
-
-STORE_OPTION = click.option("--store", "store", metavar="URL", default=None,
-                            help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
+from .options import store_option
 
 
 @click.group("audit")
@@ -17,7 +14,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@STORE_OPTION
+@store_option()
 @click.option("--checkpoints", metavar="FILE", default=None,
               help="Checkpoint file to check against (default var/audit/<log id>.checkpoints.jsonl), "
                    "e.g. a copy kept off this machine.")
@@ -48,9 +45,9 @@ def audit_verify(store, checkpoints, no_checkpoint, require_witness, as_json) ->
       patronguard audit verify --store sqlite:///var/patronguard.db
       PREFECT_API_URL=http://127.0.0.1:4200/api patronguard audit verify --require-witness --json
     """
-    from .audit import AuditLogTamperedError, verify_log
-    from .audit.witness_check import WitnessCheck
-    from .store import opened_store
+    from ..audit import AuditLogTamperedError, verify_log
+    from ..audit.witness_check import WitnessCheck
+    from ..store import opened_store
 
     witnesses = WitnessCheck(require=require_witness).fetch()
     with opened_store(store) as opened:
@@ -98,7 +95,7 @@ def _verification_dict(result, check) -> dict:
 
 
 @audit.command("repin")
-@STORE_OPTION
+@store_option()
 @click.option("--reason", metavar="TEXT", required=True,
               help="Why the store's log is re-pinned (recorded in the audit log and the pin; no patron data).")
 @click.option("--yes", "confirmed", is_flag=True,
@@ -121,10 +118,10 @@ def audit_repin(store, reason, confirmed) -> None:
     Example:
       patronguard audit repin --store sqlite:///var/patronguard.db --reason "restored from the 2026-03-01 backup" --yes
     """
-    from .audit.repin import check_reason, plan_repin, repin
-    from .audit.witness import discover_witnesses
-    from .errors import InputError
-    from .store import opened_store
+    from ..audit.repin import check_reason, plan_repin, repin
+    from ..audit.witness import discover_witnesses
+    from ..errors import InputError
+    from ..store import opened_store
 
     reason = check_reason(reason)
     with opened_store(store) as opened:
@@ -141,7 +138,7 @@ def audit_repin(store, reason, confirmed) -> None:
 
 
 @audit.command("report")
-@STORE_OPTION
+@store_option()
 @click.option("--out", metavar="FILE.html", required=True, help="Where to write the report.")
 def audit_report(store, out) -> None:
     """Write the Board of Trustees' report: one self-contained HTML file, no patron values.
@@ -155,9 +152,9 @@ def audit_report(store, out) -> None:
     Example:
       patronguard audit report --store sqlite:///var/patronguard.db --out var/board-report.html
     """
-    from .audit import render_board_report, verify_log
-    from .audit.witness_check import WitnessCheck
-    from .store import opened_store
+    from ..audit import render_board_report, verify_log
+    from ..audit.witness_check import WitnessCheck
+    from ..store import opened_store
 
     witnesses = WitnessCheck().fetch()
     with opened_store(store) as opened:

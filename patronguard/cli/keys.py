@@ -13,14 +13,11 @@ from pathlib import Path
 
 import click
 
-from .cli_options import store_option
-from .errors import InputError
+from ..errors import InputError
+from .options import store_option
+from .output import say
 
 _DURATION = re.compile(r"^([0-9]{1,6})([hd])$")
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def _when(value: str | None, option: str, *, default: dt.datetime | None = None) -> dt.datetime:
@@ -43,7 +40,7 @@ def _when(value: str | None, option: str, *, default: dt.datetime | None = None)
 
 
 def _read_json(path: str, option: str) -> dict:
-    from .datafiles import read_json_object
+    from ..datafiles import read_json_object
 
     return read_json_object(path, option)
 
@@ -53,7 +50,7 @@ def _write(document: dict, out: str | None) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text + "\n", encoding="utf-8")
-        _say(f"wrote {out}")
+        say(f"wrote {out}")
     else:
         click.echo(text)
 
@@ -84,15 +81,15 @@ def keys_init(directory, designee, force, store_url) -> None:
       patronguard keys init --store sqlite:///var/patronguard.db
       patronguard keys init --designee deputy-director
     """
-    from .authz import designee_key_dir, init_director_key, init_key
+    from ..authz import designee_key_dir, init_director_key, init_key
 
     if designee and store_url:
         raise InputError("--store pins the Director's key; a designee's key is named in their signed appointment")
     if designee:
         info = init_key(Path(directory) if directory else designee_key_dir(), designee, force=force)
     elif store_url:
-        from .authz_use import pinned_director_key
-        from .store import opened_store
+        from ..authz import pinned_director_key
+        from ..store import opened_store
 
         with opened_store(store_url) as store:
             pinned = pinned_director_key(store)     # refuse before a key is written
@@ -110,7 +107,7 @@ def keys_init(directory, designee, force, store_url) -> None:
 
 
 def _pin(store, fingerprint: str, *, actor: str, how: str, replace: bool) -> None:
-    from .authz_use import pin_director_key
+    from ..authz import pin_director_key
 
     done = pin_director_key(store, fingerprint, actor=actor, how=how, replace=replace)
     click.echo(f"{store.url}: Director's key {fingerprint} "
@@ -136,8 +133,8 @@ def keys_pin(store_url, public_key, replace, actor) -> None:
     Example:
       patronguard keys pin --replace --by director --store sqlite:///var/patronguard.db
     """
-    from .authz_use import configured_director_key
-    from .store import opened_store
+    from ..authz import configured_director_key
+    from ..store import opened_store
 
     path, fingerprint = configured_director_key(public_key)
     with opened_store(store_url) as store:
@@ -170,8 +167,8 @@ def keys_sign(request_file, scope, expires, key_path, delegation_file, note, out
     Example:
       patronguard keys sign var/requests/wpd-2026-014.json --scope law_enforcement_request --expires 7d --out auth.json
     """
-    from .authz import director_key_dir, sign_request
-    from .gateway import load_request
+    from ..authz import director_key_dir, sign_request
+    from ..gateway import load_request
 
     request = load_request(request_file)
     delegation = _read_json(delegation_file, "--delegation") if delegation_file else None
@@ -185,7 +182,7 @@ def keys_sign(request_file, scope, expires, key_path, delegation_file, note, out
     if str(shown["scope"]).startswith("patron:"):
         shown["scope"] = "one patron's reading history"      # no borrowernumber in messages
     bound = " (bound to " + ", ".join(f"{k} {v}" for k, v in shown.items() if v is not None) + ")" if binding else ""
-    _say(f"signed for request sha256 {document['request_sha256']}{bound} with key {document['key_id']}, "
+    say(f"signed for request sha256 {document['request_sha256']}{bound} with key {document['key_id']}, "
          f"expires {document['expires_at']}")
     _write(document, out)
 
@@ -209,7 +206,7 @@ def keys_delegate(designee, scope, valid_from, valid_until, key_path, designee_p
     Example:
       patronguard keys delegate deputy-director --scope law_enforcement_request --scope emergency_release --until 30d --out deputy.json
     """
-    from .authz import director_key_dir, sign_delegation
+    from ..authz import director_key_dir, sign_delegation
 
     now = dt.datetime.now(dt.timezone.utc)
     document = sign_delegation(
@@ -217,7 +214,7 @@ def keys_delegate(designee, scope, valid_from, valid_until, key_path, designee_p
         valid_until=_when(valid_until, "--until"), private_key_path=key_path or director_key_dir() / "director.key",
         designee_public_key_path=designee_public,
     )
-    _say(f"appointed {designee} (key {document['designee_key_id']}) for {', '.join(document['scope'])} "
+    say(f"appointed {designee} (key {document['designee_key_id']}) for {', '.join(document['scope'])} "
          f"from {document['valid_from']} until {document['valid_until']}")
     _write(document, out)
 
@@ -240,7 +237,7 @@ def keys_verify(authorization_file, request_file, action, director_public, as_js
     Example:
       patronguard keys verify auth.json var/requests/wpd-2026-014.json --action law_enforcement_request
     """
-    from .authz import AuthorizationRefusedError, request_file_sha256, verify_authorization
+    from ..authz import AuthorizationRefusedError, request_file_sha256, verify_authorization
 
     ok, reason, role = verify_authorization(
         _read_json(authorization_file, "AUTHORIZATION"), request_file_sha256(request_file),

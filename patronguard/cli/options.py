@@ -1,4 +1,5 @@
-"""Options shared by the CLI modules, so every command spells them the same way — and reads them strictly.
+"""Options shared by the command modules, declared once here so every command spells them the same way — and
+reads them strictly.
 
 Every value given on the command line is checked before a command does any
 work, and a bad one is one line (:class:`~patronguard.errors.InputError`,
@@ -27,10 +28,10 @@ from pathlib import Path
 
 import click
 
-from . import settings
-from .datafiles import MAX_DAY, check_day, parse_structured, read_limited
-from .errors import InputError
-from .outputs import check_folder, check_output_file, check_output_files
+from .. import settings
+from ..datafiles import MAX_DAY, check_day, parse_structured, read_limited
+from ..errors import InputError
+from ..outputs import check_folder, check_output_file, check_output_files
 
 INT64 = (-(2**63), 2**63 - 1)
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -38,11 +39,11 @@ _FLOAT_TEXT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,12})?")
 _ID_TEXT = re.compile(r"[\x21-\x7e]{1,200}")   # printable ASCII, no spaces
 _ASCII_TEXT = re.compile(r"[\x20-\x7e]{1,200}")   # printable ASCII
 
-#: command path → name of the parameter that is an output file (commands declared outside cli.py)
+#: command path → name of the parameter that is an output file, guarded by :func:`guard_output`
 OUTPUT_FILES = {"audit report": "out", "keys sign": "out", "keys delegate": "out"}
 #: parameters that carry ids or scopes: ASCII only (``patron:٣`` is not patron 3)
 ID_PARAMETERS = {"scope", "request_id", "hold_id", "obligation_id"}
-#: JSON documents read by commands declared outside cli.py (signed authorizations, appointments): checked
+#: JSON documents named on the command line (signed authorizations, appointments): checked
 #: with the limits of every file read (size, regular file, duplicate keys, depth) before the command runs
 JSON_FILE_PARAMETERS = {"authorization", "authorization_file", "delegation_file"}
 #: dates, date-times and durations parsed outside this module (``7d``, ``2026-07-01T17:00:00Z``): ASCII only
@@ -154,6 +155,12 @@ class CheckedJsonFile(click.ParamType):
 DAY = Day()
 
 
+# ----------------------------------------------------------------------------- the shared options
+def ils_option():
+    return click.option("--db", "db", metavar="URL", default=None,
+                        help=f"ILS database URL (env PATRONGUARD_ILS_URL; default {settings.DEFAULT_ILS_URL}).")
+
+
 def store_option(dest: str = "store"):
     return click.option("--store", dest, metavar="URL", default=None,
                         help=f"Store URL (env PATRONGUARD_STORE_URL; default {settings.DEFAULT_STORE_URL}).")
@@ -173,11 +180,16 @@ def force_option(what: str = "an existing output file"):
     return click.option("--force", is_flag=True, help=f"Overwrite {what} (never a database).")
 
 
+def actor_option():
+    return click.option("--by", "actor", metavar="NAME", required=True,
+                        help="Who records this step (staff id or role, never a patron).")
+
+
 def check_report_outputs(out_dir: str, policy: str | None, as_of: str | None, *, force: bool) -> str:
     """Before a report is made: the day it will be as of (today in the policy's time zone unless
     given), and its two files under ``out_dir`` checked (:func:`patronguard.outputs.check_output_file`)."""
-    from .policy import load_policy
-    from .retention.asof import resolve_as_of
+    from ..policy import load_policy
+    from ..retention.asof import resolve_as_of
 
     day = resolve_as_of(as_of, load_policy(settings.policy_path(policy)).policy.tz)
     folder = check_folder(Path(out_dir), "--out")

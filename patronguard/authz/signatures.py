@@ -5,11 +5,11 @@ Director, or in his or her absence, by his or her duly appointed designee";
 Westchester §5–6: the Director "or other designated staff member" decides.
 Here "in writing" means *signed*:
 
-* **The Director's key** (``patronguard keys init``, :mod:`patronguard.authz_keys`):
+* **The Director's key** (``patronguard keys init``, :mod:`patronguard.authz.keys`):
   an Ed25519 key pair under the configured key directory (``var/keys/director/``,
   never relative to the working directory), the private half mode 0600. Only
   the public key's fingerprint (``key_id``) ever appears in documents, logs or
-  the store, which pins it (:mod:`patronguard.authz_use`).
+  the store, which pins it (:mod:`patronguard.authz.uses`).
 * **A designee appointment** (:func:`sign_delegation`): the Director signs
   ``{designee, designee_public_key, scope, valid_from, valid_until}``. The
   designee has their own key pair (:func:`init_key`, by default under
@@ -33,7 +33,7 @@ signature (forged or altered), another request, an expiry, a delegation that
 is expired / not yet valid / out of scope / not signed by the Director, or an
 action outside the scope. The gateway passes it to ``decide(...,
 verify_authorization=...)``; :func:`authorization_id` gives a stable id (the
-hash of the signature) under which :mod:`patronguard.authz_use` records each
+hash of the signature) under which :mod:`patronguard.authz.uses` records each
 use in the store, so a second use is refused.
 
 Private keys are never printed, logged or stored in the store; a private
@@ -52,12 +52,11 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .authz_keys import (  # noqa: F401 - the key functions are part of this module's interface
-    NAME as _NAME, AuthorizationKeyError, KeyInfo, b64 as _b64, default_director_public_key_path, designee_key_dir,
-    director_key_dir, init_director_key, init_key, key_fingerprint, load_private_key, load_public_key,
-    raw_public as _raw_public, unb64 as _unb64,
+from ..errors import InputError, TerminalError
+from .keys import (
+    NAME as _NAME, AuthorizationKeyError, b64 as _b64, default_director_public_key_path, designee_key_dir,
+    key_fingerprint, load_private_key, load_public_key, raw_public as _raw_public, unb64 as _unb64,
 )
-from .errors import InputError, TerminalError
 
 AUTHORIZATION_TYPE = "patronguard/written-authorization"
 DELEGATION_TYPE = "patronguard/designee-appointment"
@@ -79,7 +78,7 @@ class AuthorizationRefusedError(TerminalError):
 def request_file_sha256(path: Path | str) -> str:
     """The hash an authorization binds to: ``patronguard.gateway.request_sha256`` of the request file
     (JSON or YAML, validated; defaults filled in, any embedded written authorization left out)."""
-    from .gateway import load_request, request_sha256
+    from ..gateway import load_request, request_sha256
 
     return request_sha256(load_request(path))
 
@@ -193,7 +192,7 @@ def sign_authorization(request_sha256: str, *, signer: str, scope: list[str],
 
 def sign_request(request, **kwargs) -> dict:
     """:func:`sign_authorization` for a parsed request (an ``AccessRequest``): its hash and its binding."""
-    from .gateway import request_sha256
+    from ..gateway import request_sha256
 
     binding = request.binding.model_dump(mode="json") if getattr(request, "binding", None) is not None else None
     return sign_authorization(request_sha256(request), binding=binding, **kwargs)

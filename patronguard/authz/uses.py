@@ -35,10 +35,10 @@ from typing import Callable, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from . import settings
-from .authz import AuthorizationRefusedError, authorization_id, verify_authorization
-from .authz_keys import AuthorizationKeyError, key_fingerprint, load_public_key
-from .errors import InputError
+from .. import settings
+from ..errors import InputError
+from .keys import AuthorizationKeyError, key_fingerprint, load_public_key
+from .signatures import AuthorizationRefusedError, authorization_id, verify_authorization
 
 STORE_ID_SETTING = "audit_log_id"
 PIN_SETTING = "director_key_fingerprint"
@@ -121,7 +121,7 @@ def pin_refusal(store, path: Path | str | None = None) -> str | None:
 def pin_director_key(store, fingerprint: str, *, actor: str, how: str, replace: bool = False) -> str:
     """Pin ``fingerprint`` as the Director's key in the store (audited); returns ``pinned``, ``unchanged`` or
     ``replaced``. A different pinned key is replaced only with ``replace``."""
-    from .audit import append_event, checkpoint
+    from ..audit import append_event, checkpoint
 
     t = store["store_settings"]
     current = pinned_director_key(store)
@@ -246,7 +246,7 @@ def use_once(store, use: Use | None, effect: Callable[[sa.engine.Connection], T]
     The use row is the transaction's first statement, so a concurrent second use waits for the first to
     commit and then fails on the constraint: it is refused (``refused``: what was not done) with when and
     for what the authorization was used."""
-    from .audit import append_event, checkpoint
+    from ..audit import append_event, checkpoint
 
     for attempt in (0, 1):
         record = use is not None and not (use.repeatable and _same_use(prior_use(store, use.authorization), use))

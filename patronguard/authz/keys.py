@@ -8,7 +8,7 @@
   — both absolute, never relative to the working directory.
 * **Fingerprint** (``key_id``): the first 32 hex digits of the SHA-256 of the
   raw 32-byte public key. Only fingerprints appear in documents, logs and the
-  store (which pins the Director's, :mod:`patronguard.authz_use`).
+  store (which pins the Director's, :mod:`patronguard.authz.uses`).
 * **Never silently replaced.** :func:`init_key` refuses to overwrite a key
   unless ``force``; a private key file readable by anyone but its owner is
   refused, and so is a public key file others could rewrite.
@@ -26,8 +26,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import settings
-from .errors import InputError, TerminalError
+from .. import settings
+from ..errors import InputError, TerminalError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -1,0 +1,183 @@
+"""``patronguard request``: access requests to patron data — a preview decision (``decide``), and the workflow
+that records them: submit, process, step, evidence, list, show."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import settings
+from .options import actor_option, policy_option, store_option
+from .output import show_decision
+
+
+@click.group("request")
+def request() -> None:
+    """Access requests to patron data, decided under the library's policy.
+
+    \b
+    Example:
+      patronguard request decide examples/requests/westchester-s4-telephone.json --policy policy/westchester.yaml
+    """
+
+
+@request.command("decide")
+@click.argument("request_file", metavar="REQUEST.json")
+@policy_option()
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (with the full explanation).")
+def decide_command(request_file: str, policy: str | None, as_json: bool) -> None:
+    """Decide one access request: allow, allow_limited, deny, refer or pending.
+
+    Prints the one-sentence reason to read aloud, the outcome, the fields that
+    may be given, the clauses applied, the obligations, and why each rule
+    applied. Exit code 0 for every decision (deny is an answer); 2 for a bad
+    request or policy file. A written authorization in the request
+    (evidence.written_authorization, from `patronguard keys sign`) is verified
+    against the Director's public key (PATRONGUARD_DIRECTOR_PUBLIC_KEY, or
+    KEYS/director/director.pub under the configured key directory). Nothing is
+    recorded — not even the authorization's use, so this is a preview: use
+    `request submit` and `request process` to decide for the record.
+    See docs/requests.md for the request format.
+
+    \b
+    Example:
+      patronguard request decide examples/requests/westport-s4-no-subpoena.json --policy policy/westport.yaml --json
+    """
+    from ..gateway import load_request, render_json, render_text
+    from ..policy import load_policy
+    from ..workflow.service import decide_request
+
+    loaded = load_policy(settings.policy_path(policy))
+    req = load_request(request_file)
+    decision = decide_request(req, loaded)
+    click.echo(render_json(decision) if as_json else render_text(decision))
+
+
+@request.command("submit")
+@click.argument("file", metavar="REQUEST.json")
+@store_option("store_url")
+@actor_option()
+def request_submit(file, store_url, actor) -> None:
+    """Record a request in the store (state: received) and print its id.
+
+    \b
+    Example:
+      patronguard request submit examples/requests/westport_s4_subpoena_pending_counsel.json --by desk-3
+    """
+    from ..gateway import load_request
+    from ..store import opened_store
+    from ..workflow.service import submit
+
+    request = load_request(file)
+    with opened_store(store_url) as store:
+        click.echo(submit(store, request, actor=actor))
+
+
+@request.command("process")
+@click.argument("request_id", metavar="ID")
+@policy_option()
+@store_option("store_url")
+@actor_option()
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def request_process(request_id, policy, store_url, actor, as_json) -> None:
+    """Decide a stored request and record the outcome, its obligations and any legal hold.
+
+    \b
+    Example:
+      patronguard request process 3f2c… --policy policy/westport.yaml --by director
+    """
+    from ..policy import load_policy
+    from ..store import opened_store
+    from ..workflow.service import decide_stored
+
+    loaded = load_policy(settings.policy_path(policy))
+    with opened_store(store_url) as store:
+        show_decision(decide_stored(store, request_id, loaded, actor=actor), as_json)
+
+
+@request.command("step")
+@click.argument("request_id", metavar="ID")
+@click.argument("state", type=click.Choice(["referred", "counsel_review", "decided", "closed"]))
+@store_option("store_url")
+@actor_option()
+@click.option("--note", default=None, help="A note for the record (no patron values).")
+def request_step(request_id, state, store_url, actor, note) -> None:
+    """Move a request along: referred → counsel_review → decided → closed.
+
+    \b
+    Example:
+      patronguard request step 3f2c… referred --by desk-3 --note "referred to the Director at once"
+    """
+    from ..store import opened_store
+    from ..workflow.requests import move
+
+    with opened_store(store_url) as store:
+        move(store, request_id, state, actor=actor, note=note)
+        click.echo(f"{request_id}: {state}")
+
+
+@request.command("evidence")
+@click.argument("request_id", metavar="ID")
+@store_option("store_url")
+@actor_option()
+@click.option("--counsel", type=click.Choice(["requested", "advised_release", "advised_refusal"]), default=None,
+              help="Record counsel's review.")
+@click.option("--authorization", "authorization", metavar="FILE", default=None,
+              help="Attach a signed written authorization (from `patronguard keys sign`).")
+def request_evidence(request_id, store_url, actor, counsel, authorization) -> None:
+    """Add evidence to a stored request: counsel's review, a signed written authorization.
+
+    \b
+    Example:
+      patronguard request evidence 3f2c… --counsel advised_release --authorization auth.json --by director
+    """
+    from ..store import opened_store
+    from ..workflow.service import add_evidence
+
+    with opened_store(store_url) as store:
+        add_evidence(store, request_id, actor=actor, counsel=counsel, authorization_path=authorization)
+        click.echo(f"{request_id}: evidence recorded")
+
+
+@request.command("list")
+@store_option("store_url")
+@click.option("--state", default=None, help="Only requests in this state.")
+def request_list(store_url, state) -> None:
+    """List stored requests (id, state, action, requester role, channel, outcome).
+
+    \b
+    Example:
+      patronguard request list --state counsel_review
+    """
+    from ..store import opened_store
+    from ..workflow.requests import list_requests
+
+    with opened_store(store_url) as store:
+        for r in list_requests(store, state):
+            click.echo(f"{r.request_id}  {r.state:<14} {r.action:<24} {r.requester_role:<15} {r.channel:<10} "
+                       f"{r.outcome or '-'}")
+
+
+@request.command("show")
+@click.argument("request_id", metavar="ID")
+@store_option("store_url")
+@click.option("--document", is_flag=True, help="Print only the request document (to sign it).")
+def request_show(request_id, store_url, document) -> None:
+    """Show a stored request: its document, state and history.
+
+    \b
+    Example:
+      patronguard request show 3f2c… --document > request.json && patronguard keys sign request.json --out auth.json
+    """
+    from ..store import opened_store
+    from ..workflow.requests import get_request, history
+
+    with opened_store(store_url) as store:
+        record = get_request(store, request_id)
+        if document:
+            click.echo(json.dumps(record.document, indent=2))
+            return
+        click.echo(f"{record.request_id}: {record.state} ({record.outcome or 'undecided'}); {record.action} by "
+                   f"{record.requester_role} via {record.channel}; request sha256 {record.request_sha256[:12]}")
+        for step in history(store, request_id):
+            click.echo(f"  {step['at']:%Y-%m-%d %H:%M} {step['state']:<14} by {step['actor']}: {step['note'] or ''}")
