@@ -15,11 +15,15 @@ same statement), so the tuples are the ones ``driver_rows`` returns: ``int``,
 its ``DATE`` day as ISO text, which ``Deltas.add_facts`` keys on anyway).
 Row order is not kept (the aggregation has none).
 
+Rows are numbered (``ROW_NUMBER() OVER ()``) and packed ``PACK_ROWS`` to a
+value, so a value stays far below ``max_allowed_packet`` whatever the batch
+size, and the values are decoded into tuples one at a time (``row_chunks``).
 It falls back to the ordinary fetch — never to different rows — when:
 the dialect is not MariaDB; a column has a type whose text form is not
-known to round-trip (binary strings and blobs, floats, JSON, …); the server
-could not build the value (larger than ``max_allowed_packet`` gives NULL);
-or the value does not hold exactly ``COUNT(*)`` rows.
+known to round-trip (binary strings and blobs, floats, JSON, …); or the
+server could not build a value (larger than ``max_allowed_packet`` gives
+NULL). A value that does not hold exactly the rows the server counted for
+it fails the batch (``PackedFetchError``), which then rolls back.
 ``GROUP_CONCAT`` is bounded by ``group_concat_max_len`` (1 MiB by default):
 it is lifted for this one statement with MariaDB's
 ``SET STATEMENT … FOR`` (the session's settings are not changed).
@@ -34,6 +38,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
+
+from ..errors import TerminalError
 
 _GROUP_CONCAT_MAX_LEN = 1 << 30
 PACK_ROWS = 20_000  # rows per packed value
@@ -56,32 +62,23 @@ def packed_rows(conn: Connection, statement: sa.Select, *, dates_as_text: bool =
     particular order. With ``dates_as_text`` a packed ``DATE`` stays ISO text (``'2024-05-01'``, as SQLite
     returns it) for a caller that wants text anyway. Errors are not caught: a failed statement fails the
     batch, as it always did."""
-    shape = (id(conn.engine), tuple((c.key, repr(c.type)) for c in statement.selected_columns))
-    if _packable(conn.dialect) and shape not in _UNPACKABLE:
-        rows = _packed(conn, statement, dates_as_text)
-        if rows is not None and rows is not _BY_TYPE:
-            return rows
-        if rows is _BY_TYPE and len(_UNPACKABLE) < 1000:
-            # asked once and refused for its column types: not asked again (a packed try costs a whole read)
-            _UNPACKABLE.add(shape)
-    result = conn.execute(statement)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
+    return [row for chunk in row_chunks(conn, statement, dates_as_text=dates_as_text) for row in chunk]
 
 
 def row_chunks(conn: Connection, statement: sa.Select, *, dates_as_text: bool = False,
                size: int = 20_000) -> Iterator[list[tuple]]:
-    """``packed_rows``' rows, ``size`` at a time: a batch of any size is read without holding all its
-    rows at once (the driver's cursor is read with ``fetchmany``; a packed value, one per statement,
-    is cut into chunks of the same size)."""
+    """``packed_rows``' rows, about ``size`` at a time, so that a batch of any size is never all in memory
+    as Python objects: the driver's cursor is read with ``fetchmany``; packed values (``PACK_ROWS`` rows
+    each) are decoded one at a time."""
     shape = (id(conn.engine), tuple((c.key, repr(c.type)) for c in statement.selected_columns))
     if _packable(conn.dialect) and shape not in _UNPACKABLE:
-        rows = packed_rows(conn, statement, dates_as_text=dates_as_text)
-        for start in range(0, len(rows), size):
-            yield rows[start:start + size]
-        return
+        packed = _packed(conn, statement, dates_as_text)
+        if packed is _BY_TYPE and len(_UNPACKABLE) < 1000:
+            # asked once and refused for its column types: not asked again (a packed try costs a whole read)
+            _UNPACKABLE.add(shape)
+        elif packed is not None and packed is not _BY_TYPE:
+            yield from packed
+            return
     result = conn.execute(statement)
     try:
         while chunk := result.cursor.fetchmany(size):
@@ -97,9 +94,14 @@ def _packable(dialect) -> bool:
             and dialect.driver == "pymysql" and version >= (10, 2, 3))
 
 
-def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list[tuple] | None:
+def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool):
+    """The rows' chunks (an iterator, one per packed value), ``_BY_TYPE``, or None (not packable this time).
+
+    Everything that can refuse is checked before the first chunk is given out: the column types, and that
+    every value came back (a value larger than ``max_allowed_packet`` comes back NULL). The packed values
+    are text (~120 bytes a row); only their decoding into tuples is done one value at a time."""
     # rows numbered and packed PACK_ROWS to a value: each value stays far below ``max_allowed_packet``
-    # (16 MiB by default; a larger value comes back NULL) whatever the batch size
+    # (16 MiB by default) whatever the batch size
     inner = statement.subquery("packed_rows")
     rows = sa.select(*inner.c, sa.func.row_number().over().label("pack_row")).subquery("numbered")
     columns = [rows.c[c.key] for c in inner.c]
@@ -115,10 +117,9 @@ def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list
         fields = getattr(getattr(result.cursor, "_result", None), "fields", None)
     finally:
         result.close()
-    count = sum(v[0] for v in values)
-    if not count:
-        return []
-    if any(v[1] is None for v in values) or fields is None or len(fields) != len(columns) + 2:
+    if not sum(v[0] for v in values):
+        return iter(())
+    if any(v[1] is None or _cut_short(v[1]) for v in values) or fields is None or len(fields) != len(columns) + 2:
         return None
     decoders = conn.connection.dbapi_connection.decoders
     convert = []
@@ -129,22 +130,39 @@ def _packed(conn: Connection, statement: sa.Select, dates_as_text: bool) -> list
         decoder = None if text else decoders.get(field.type_code)
         if decoder is not None:
             convert.append((i, decoder))
-    parsed: list = []
-    for n, document, *_ in values:
+    return _decoded(list(values), convert)
+
+
+def _cut_short(document: str | bytes) -> bool:
+    """A value ``GROUP_CONCAT`` cut at ``group_concat_max_len`` bytes (it warns; it does not fail)."""
+    if isinstance(document, str):
+        if len(document) * 4 < _GROUP_CONCAT_MAX_LEN:  # cannot reach the limit even in 4-byte characters
+            return False
+        document = document.encode()
+    return len(document) >= _GROUP_CONCAT_MAX_LEN
+
+
+def _decoded(values: list[tuple], convert: list) -> Iterator[list[tuple]]:
+    while values:
+        n, document, *_ = values.pop()  # dropped once decoded
         try:
-            part = orjson.loads(b"[" + (document.encode() if isinstance(document, str) else document) + b"]")
-        except orjson.JSONDecodeError:
-            return None
-        if len(part) != n:
-            return None
-        parsed += part
-    out = []
-    for row in parsed:
-        for i, decode in convert:
-            if row[i] is not None:
-                row[i] = decode(row[i])
-        out.append(tuple(row))
-    return out
+            parsed = orjson.loads(b"[" + (document.encode() if isinstance(document, str) else document) + b"]")
+        except orjson.JSONDecodeError as exc:  # JSON_QUOTE's output always parses: a server or driver fault
+            raise PackedFetchError(f"a packed value did not parse: {exc}") from exc
+        if len(parsed) != n:
+            raise PackedFetchError(f"a packed value held {len(parsed):,} rows where the server counted {n:,}")
+        out = []
+        for row in parsed:
+            for i, decode in convert:
+                if row[i] is not None:
+                    row[i] = decode(row[i])
+            out.append(tuple(row))
+        yield out
+
+
+class PackedFetchError(TerminalError):
+    """A packed value that does not hold exactly the rows counted: the batch fails (and rolls back)
+    rather than act on rows it did not read."""
 
 
 class _SetStatement(Executable, ClauseElement):
