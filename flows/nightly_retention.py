@@ -7,8 +7,9 @@ result, publish and record; last, publish the audit log's tree head to the
 Prefect artifact history (``audit-tree-head``), the external witness
 ``patronguard audit verify`` checks the log against. ``dry_run=True`` is
 report mode: nothing is written to the ILS. Database URLs default to
-``PATRONGUARD_ILS_URL`` / ``PATRONGUARD_STORE_URL``: put credentials there,
-not in flow parameters (parameters are stored in Prefect's database).
+``PATRONGUARD_ILS_URL`` / ``PATRONGUARD_STORE_URL`` in the worker's environment, or
+Prefect Secret blocks named in ``databases``: never flow parameters (parameters
+are shown in the UI and stored in Prefect's database).
 
 One acting run at a time: from planning to recording, the flow body holds
 the run lock of the store and the ILS (``patronguard.retention.runlock``;
@@ -37,6 +38,7 @@ from prefect import flow  # noqa: E402
 from patronguard.retention.runlock import DEFAULT_LOCK_WAIT, run_lock_for_urls  # noqa: E402
 from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402
 
+from flows.forms import Connections  # noqa: E402
 from tasks.audit import publish_audit_tree_head  # noqa: E402
 from tasks.retention import (  # noqa: E402
     authorize_scheduled_run, inspect_ils_shape, load_retention_policy, measure_exposure, publish_exposure_artifact,
@@ -48,15 +50,27 @@ from tasks.retention_run import (  # noqa: E402
 )
 
 
-@flow(name="nightly-retention", persist_result=False, log_prints=False)
-def nightly_retention(policy_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
-                      batch_size: int = DEFAULT_BATCH_SIZE, ils_url: str | None = None, store_url: str | None = None,
-                      report_dir: str | None = None, lock_wait: float = DEFAULT_LOCK_WAIT):
-    """Remove patron data past the policy's retention period; with ``dry_run``, only report it."""
+@flow(name="nightly-retention", persist_result=False, log_prints=False, validate_parameters=True)
+def nightly_retention(policy_path: str = "", as_of: str = "", dry_run: bool = False,
+                      batch_size: int = DEFAULT_BATCH_SIZE, report_dir: str = "",
+                      lock_wait: float = DEFAULT_LOCK_WAIT, databases: Connections = Connections()):
+    """Remove patron data past the policy's retention period; with ``dry_run``, only report it.
+
+    Args:
+        policy_path: The policy file on the worker; empty: PATRONGUARD_POLICY or the default policy.
+        as_of: The run's day (YYYY-MM-DD); empty: today in the policy's time zone.
+        dry_run: On: report mode, only measure and report (nothing is written to the ILS).
+        batch_size: Rows per batch (each batch is one ILS transaction and one ledger entry).
+        report_dir: Where the exposure report files are written on the worker; empty: var/reports.
+        lock_wait: Seconds to wait for another run's lock before failing (the run is retried later).
+        databases: Where the databases are: empty uses the worker's PATRONGUARD_ILS_URL and
+            PATRONGUARD_STORE_URL; or name Prefect Secret blocks holding the URLs. Never a URL here.
+    """
+    ils_url, store_url = databases.ils_url(), databases.store_url()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    policy = load_retention_policy(policy_path)
+    policy = load_retention_policy(policy_path or None)
     authorize_scheduled_run(policy)
-    run_date = resolve_run_date(policy, as_of)
+    run_date = resolve_run_date(policy, as_of or None)
     shape = inspect_ils_shape(ils_url)
     if not dry_run:
         refuse_unmapped_patron_data(shape, policy)
@@ -64,7 +78,7 @@ def nightly_retention(policy_path: str | None = None, as_of: str | None = None, 
     legal_holds = read_legal_holds(store_url, ils_url)
     before = measure_exposure(ils_url, shape, policy, run_date, legal_holds, validation)
     publish_exposure_artifact(before)
-    save_report_files(before, report_dir)
+    save_report_files(before, report_dir or None)
     if dry_run:
         record_report_run(store_url, before, started_at)
         publish_audit_tree_head(store_url)

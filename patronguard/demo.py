@@ -1,7 +1,7 @@
 """``patronguard demo``: a synthetic ILS and the nightly flow on an ephemeral Prefect API.
 
-Everything lands under ``var/`` (or ``--dir``): the demo ILS, the store,
-the reports and Prefect's own home, so the demo never touches anything else.
+Everything lands under ``--dir`` (default: :func:`patronguard.settings.var_dir`): the demo ILS, the store,
+the reports, keys, audit checkpoints and Prefect's own home, so the demo never touches anything else.
 Before anything is created the folder is checked: an ``ils.db`` that is not a
 Koha-shaped SQLite database (someone else's file or database) or a
 ``patronguard.db`` that is not a store is refused, never reused or overwritten.
@@ -9,10 +9,11 @@ A second demo reuses its own ILS and store and replaces its own report of the da
 """
 from __future__ import annotations
 
+import inspect
 import os
 import sqlite3
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
@@ -61,9 +62,32 @@ def check_demo_dir(root: Path) -> bool:
     return bool(ils_tables)
 
 
+@contextmanager
+def _environment(**values: str):
+    """These environment variables for the demo only (restored after)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: int,
              say: Say, show: Say) -> None:
-    root = Path(var_dir) if var_dir else settings.var_dir()
+    root = (Path(var_dir).expanduser() if var_dir else settings.var_dir()).resolve()
+    # every file the run writes (keys, audit checkpoints and pins, reports) under ``root``; the flow reads
+    # its databases from the environment, as on a worker (never from its parameters)
+    with _environment(PATRONGUARD_VAR=str(root), PATRONGUARD_ILS_URL=_sqlite_url(root / "ils.db"),
+                      PATRONGUARD_STORE_URL=_sqlite_url(root / "patronguard.db")):
+        _run_demo(root, policy=policy, patrons=patrons, loans=loans, say=say, show=show)
+
+
+def _run_demo(root: Path, *, policy: str | None, patrons: int, loans: int, say: Say, show: Say) -> None:
     ils_path, store_path, reports = root / "ils.db", root / "patronguard.db", root / "reports"
     policy_file = settings.policy_path(policy)
     ils_url, store_url = _sqlite_url(ils_path), _sqlite_url(store_path)
@@ -92,7 +116,10 @@ def run_demo(*, var_dir: str | None, policy: str | None, patrons: int, loans: in
     say(f"[3/3] Running flow nightly-retention with {loaded.library}'s policy {loaded.version}: "
         "validate, measure, aggregate then strip, delete, verify")
     started = time.monotonic()
-    run = nightly_retention(policy_path=policy_file, ils_url=ils_url, store_url=store_url, report_dir=str(reports))
+    accepted = inspect.signature(getattr(nightly_retention, "fn", nightly_retention)).parameters
+    urls = {"ils_url": ils_url, "store_url": store_url}   # (older flows took them as parameters)
+    run = nightly_retention(policy_path=policy_file, report_dir=str(reports),
+                            **{name: value for name, value in urls.items() if name in accepted})
     say(f"      flow finished in {time.monotonic() - started:.1f} s")
 
     from .retention import render_text

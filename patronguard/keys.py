@@ -3,7 +3,7 @@
 The patron-hash key turns borrowernumbers into keyed hashes (BLAKE2b) for the
 warehouse's distinct-patron sketches: without it, a leaked store cannot be
 brute-forced back to borrowernumbers. It lives in ``PATRONGUARD_HASH_KEY``
-(64 hex digits) or in ``var/keys/patron-hash.key`` (created on first use,
+(64 hex digits) or in ``KEYS/patron-hash.key`` (``KEYS`` the key directory under the home; created on first use,
 mode 0600; a key file readable by anyone but its owner is refused). The key
 directory comes from configuration (:func:`patronguard.settings.key_dir`),
 never from the working directory. The store remembers only its fingerprint,

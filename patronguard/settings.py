@@ -1,49 +1,56 @@
 """Defaults and environment variables, in one place.
 
+Everything patronguard keeps — the store, keys, audit checkpoints, reports, the demo's files — defaults
+to ONE home: ``PATRONGUARD_HOME`` (an absolute path), else the per-user data directory
+(:func:`platformdirs.user_data_dir`, e.g. ``~/.local/share/patronguard`` on Linux). Never the checkout,
+never the working directory: a read-only command run anywhere creates nothing there.
+
 | variable | default | meaning |
 |---|---|---|
-| ``PATRONGUARD_ILS_URL`` | ``sqlite:///var/ils.db`` | the library's ILS database |
-| ``PATRONGUARD_STORE_URL`` | ``sqlite:///var/patronguard.db`` | the pipeline's own store |
-| ``PATRONGUARD_POLICY`` | ``policy/westchester.yaml`` | the policy file |
-| ``PATRONGUARD_HOME`` | the checkout patronguard is installed from | where ``var/`` is (absolute) |
-| ``PATRONGUARD_VAR`` | ``var`` under the home | where reports, keys and the demo's files go |
+| ``PATRONGUARD_HOME`` | the per-user data directory | the one home of everything below (absolute) |
+| ``PATRONGUARD_VAR`` | ``var`` under the home | reports, audit checkpoints, the default ILS and store, keys |
 | ``PATRONGUARD_KEY_DIR`` | ``keys`` under ``PATRONGUARD_VAR`` | signing keys, the patron-hash key, audit pins |
 | ``PATRONGUARD_DIRECTOR_PUBLIC_KEY`` | ``director/director.pub`` under the key directory | the Director's public key |
+| ``PATRONGUARD_ILS_URL`` | ``sqlite:///VAR/ils.db`` | the library's ILS database |
+| ``PATRONGUARD_STORE_URL`` | ``sqlite:///VAR/patronguard.db`` | the pipeline's own store |
+| ``PATRONGUARD_POLICY`` | the packaged ``westchester.yaml`` | the policy file |
 
 Locations of keys and of ``var/`` are configuration: a relative value is taken
-under ``PATRONGUARD_HOME``, never under the working directory, so running
-patronguard from a directory that holds another ``var/keys`` changes nothing.
+under the home, never under the working directory, so running patronguard from
+a directory that holds another ``var/keys`` changes nothing.
 """
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from .errors import InputError
 
-DEFAULT_ILS_URL = "sqlite:///var/ils.db"
-DEFAULT_STORE_URL = "sqlite:///var/patronguard.db"
-DEFAULT_POLICY = "policy/westchester.yaml"
-
-#: The directory above the installed package: a checkout when installed editable (``pip install -e .``).
-_CHECKOUT = Path(__file__).resolve().parents[1]
-
-
-def ils_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("PATRONGUARD_ILS_URL") or DEFAULT_ILS_URL
+APP = "patronguard"
+#: How the defaults read in help texts (the real paths depend on the home).
+DEFAULT_ILS_URL = "sqlite:///VAR/ils.db, VAR = PATRONGUARD_VAR or PATRONGUARD_HOME/var"
+DEFAULT_STORE_URL = "sqlite:///VAR/patronguard.db, VAR = PATRONGUARD_VAR or PATRONGUARD_HOME/var"
+DEFAULT_POLICY = "the packaged westchester.yaml"
+#: The policies shipped in the package (``patronguard/policy/defaults/``), by library.
+PACKAGED_POLICIES = ("westchester", "westport")
+DEFAULT_POLICY_NAME = "westchester"
 
 
-def store_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("PATRONGUARD_STORE_URL") or DEFAULT_STORE_URL
-
-
-def policy_path(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("PATRONGUARD_POLICY") or DEFAULT_POLICY
+def user_data_dir() -> Path:
+    """The per-user data directory: :func:`platformdirs.user_data_dir`, else ``$XDG_DATA_HOME`` or
+    ``~/.local/share``, + ``patronguard``."""
+    try:
+        import platformdirs
+    except ImportError:  # pragma: no cover - platformdirs is a dependency
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base).expanduser() / APP
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 
 def home() -> Path:
-    """``PATRONGUARD_HOME`` (an absolute path), else the checkout patronguard is installed from, else
-    ``~/.patronguard`` — never the working directory."""
+    """``PATRONGUARD_HOME`` (an absolute path), else the per-user data directory — never the checkout
+    or the working directory."""
     value = os.environ.get("PATRONGUARD_HOME")
     if value:
         path = Path(value).expanduser()
@@ -51,9 +58,7 @@ def home() -> Path:
             raise InputError(f"PATRONGUARD_HOME: {value!r} is a relative path; give an absolute one "
                              "(patronguard never locates keys or data from the working directory)")
         return path
-    if (_CHECKOUT / "pyproject.toml").is_file():
-        return _CHECKOUT
-    return Path.home() / ".patronguard"
+    return user_data_dir()
 
 
 def _configured(variable: str, default: Path) -> Path:
@@ -66,7 +71,8 @@ def _configured(variable: str, default: Path) -> Path:
 
 
 def var_dir() -> Path:
-    """Where reports, the demo's files, audit checkpoints and keys go: ``PATRONGUARD_VAR`` or ``HOME/var``."""
+    """Where reports, the demo's files, audit checkpoints, the default ILS and store and keys go:
+    ``PATRONGUARD_VAR`` or ``HOME/var``."""
     return _configured("PATRONGUARD_VAR", home() / "var")
 
 
@@ -78,6 +84,35 @@ def key_dir() -> Path:
 def director_public_key_path() -> Path:
     """The Director's public key: ``PATRONGUARD_DIRECTOR_PUBLIC_KEY`` or ``keys/director/director.pub``."""
     return _configured("PATRONGUARD_DIRECTOR_PUBLIC_KEY", key_dir() / "director" / "director.pub")
+
+
+def default_ils_url() -> str:
+    return f"sqlite:///{var_dir() / 'ils.db'}"
+
+
+def default_store_url() -> str:
+    return f"sqlite:///{var_dir() / 'patronguard.db'}"
+
+
+def ils_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("PATRONGUARD_ILS_URL") or default_ils_url()
+
+
+def store_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("PATRONGUARD_STORE_URL") or default_store_url()
+
+
+def packaged_policy(name: str = DEFAULT_POLICY_NAME) -> str:
+    """The path of a policy shipped as package data (loaded through :mod:`importlib.resources`, so it works
+    from a wheel as from the checkout)."""
+    if name not in PACKAGED_POLICIES:
+        raise InputError(f"no packaged policy {name!r}; packaged: {', '.join(PACKAGED_POLICIES)}")
+    resource = resources.files("patronguard.policy").joinpath("defaults", f"{name}.yaml")
+    return str(resource)
+
+
+def policy_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("PATRONGUARD_POLICY") or packaged_policy()
 
 
 def quiet_third_parties() -> None:

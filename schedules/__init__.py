@@ -17,6 +17,6 @@ class Schedule:
 
 #: 02:30 library time: after the ILS's own overnight jobs, before the doors open.
 NIGHTLY_RETENTION = Schedule(cron="30 2 * * *", timezone="America/New_York",
-                             description="nightly retention run, 02:30 library time")
+                             description="nightly retention run, 02:30 America/New_York (library time)")
 
 SCHEDULES = {"nightly-retention": NIGHTLY_RETENTION}

@@ -105,11 +105,13 @@ def test_the_task_publishes_the_tree_head_as_an_artifact_without_patron_values(p
     assert held[0].head.authentic(audit_mac_key()) and held[0].when
 
 
-def test_the_nightly_flow_publishes_the_tree_head(prefect_harness, small_ils_sqlite_copy, store, tmp_path):
+def test_the_nightly_flow_publishes_the_tree_head(prefect_harness, small_ils_sqlite_copy, store, tmp_path,
+                                                  monkeypatch):
     from flows.nightly_retention import nightly_retention
 
+    monkeypatch.setenv("PATRONGUARD_ILS_URL", f"sqlite:///{small_ils_sqlite_copy}")
+    monkeypatch.setenv("PATRONGUARD_STORE_URL", str(store.engine.url))
     nightly_retention(policy_path=str(ROOT / "policy/westchester.yaml"), as_of=SMALL_SPEC["until"].isoformat(),
-                      ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=str(store.engine.url),
                       report_dir=str(tmp_path / "reports"), dry_run=True)
     held = _ours(store)
     assert [p.head.tree_size for p in held] == [5]

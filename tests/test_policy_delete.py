@@ -108,7 +108,7 @@ def test_delete_of_aggregated_history_means_aggregate_then_delete_unless_statist
 def legacy_suite(tmp_path, table: str = "old_issues") -> str:
     """The after-run suite with ``table``'s row count pinned to the count before the run, as it was."""
     folder = tmp_path / "expectations"
-    shutil.copytree(ROOT / "expectations", folder)
+    shutil.copytree(ROOT / "patronguard" / "validate" / "expectations", folder)
     path = folder / "ils_after" / f"{table}.json"
     doc = json.loads(path.read_text())
     for exp in doc["expectations"]:
@@ -143,7 +143,7 @@ def test_policy_check_names_an_after_suite_expectation_the_policy_would_fail(tmp
 
 def test_a_not_null_link_the_policy_strips_to_null_is_a_conflict(tmp_path, monkeypatch):
     folder = tmp_path / "expectations"
-    shutil.copytree(ROOT / "expectations", folder)
+    shutil.copytree(ROOT / "patronguard" / "validate" / "expectations", folder)
     path = folder / "ils_after" / "old_issues.json"
     doc = json.loads(path.read_text())
     doc["expectations"].append({"type": "expect_column_values_to_not_be_null",

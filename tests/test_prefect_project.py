@@ -89,7 +89,7 @@ def test_patron_data_tasks_never_persist_or_cache():
             assert obj.cache_policy is NO_CACHE, name
 
 
-def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_sqlite_copy, tmp_path):
+def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_sqlite_copy, tmp_path, monkeypatch):
     from prefect.client.orchestration import get_client
 
     from flows.nightly_retention import nightly_retention
@@ -99,8 +99,10 @@ def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_s
     ils_url = f"sqlite:///{small_ils_sqlite_copy}"
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     policy = str(ROOT / "policy/westchester.yaml")
-    report = nightly_retention(policy_path=policy, as_of=SMALL_SPEC["until"].isoformat(), ils_url=ils_url,
-                               store_url=store_url, report_dir=str(tmp_path / "reports"), dry_run=True)
+    monkeypatch.setenv("PATRONGUARD_ILS_URL", ils_url)
+    monkeypatch.setenv("PATRONGUARD_STORE_URL", store_url)
+    report = nightly_retention(policy_path=policy, as_of=SMALL_SPEC["until"].isoformat(),
+                               report_dir=str(tmp_path / "reports"), dry_run=True)
     direct = exposure_report(ils_url, policy, store_url=f"sqlite:///{tmp_path / 'other.db'}", as_of=SMALL_SPEC["until"])
     assert [(t.table, t.past_retention, t.actionable, t.exempt) for t in report.tables] == \
            [(t.table, t.past_retention, t.actionable, t.exempt) for t in direct.tables]
@@ -117,12 +119,58 @@ def test_nightly_flow_reports_publishes_and_records(prefect_harness, small_ils_s
     assert artifacts and "Privacy exposure" in artifacts[0].data
 
 
-def test_nightly_flow_fails_on_bad_policy_without_writing(prefect_harness, small_ils_sqlite_copy, tmp_path):
+def test_nightly_flow_fails_on_bad_policy_without_writing(prefect_harness, small_ils_sqlite_copy, tmp_path,
+                                                         monkeypatch):
     from flows.nightly_retention import nightly_retention
 
     bad = tmp_path / "p.yaml"
     bad.write_text("policy: {}\n")
     with pytest.raises(PolicyError):
-        nightly_retention(policy_path=str(bad), ils_url=f"sqlite:///{small_ils_sqlite_copy}",
-                          store_url=f"sqlite:///{tmp_path / 'store.db'}")
+        monkeypatch.setenv("PATRONGUARD_ILS_URL", f"sqlite:///{small_ils_sqlite_copy}")
+        monkeypatch.setenv("PATRONGUARD_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+        nightly_retention(policy_path=str(bad))
     assert not (tmp_path / "store.db").exists()
+
+
+def test_prefect_yaml_is_valid_for_prefect_deploy_with_one_nightly_run_at_a_time():
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    from flows.serve import CONCURRENCY
+
+    model = PrefectYamlModel.model_validate(PREFECT_YAML)
+    limits = {d.name: d.concurrency_limit for d in model.deployments}
+    assert limits["nightly-retention"] == 1 == CONCURRENCY["nightly-retention"]
+    nightly = next(d for d in PREFECT_YAML["deployments"] if d["name"] == "nightly-retention")
+    assert all(s.get("timezone") for s in nightly["schedules"])   # the schedule card shows its time zone
+    purge = next(d for d in PREFECT_YAML["deployments"] if d["name"] == "director-purge")
+    assert "scope" not in purge.get("parameters", {})              # the Director chooses; no default scope
+
+
+def test_serve_builds_its_deployments_with_time_zone_and_concurrency_limit():
+    """What ``python -m flows.serve`` serves, built without starting the server loop."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    import flows.serve as serve
+    from schedules import NIGHTLY_RETENTION
+
+    built = {d.name: d for d in serve.deployments()}
+    assert set(built) == {d["name"] for d in PREFECT_YAML["deployments"]}
+    nightly = built["nightly-retention"]
+    (schedule,) = nightly.schedules
+    assert isinstance(schedule.schedule, CronSchedule)
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == (NIGHTLY_RETENTION.cron, NIGHTLY_RETENTION.timezone)
+    assert schedule.active is not False
+    limit = nightly.concurrency_limit
+    assert (limit if isinstance(limit, int) else limit.limit) == 1
+    for deployment in built.values():
+        assert not [p for p in deployment._parameter_openapi_schema.properties if "url" in p.lower()], deployment.name
+    assert not built["director-purge"].schedules and not built["disclosure-request"].schedules
+
+
+def test_serve_main_passes_the_built_deployments_to_prefect_serve(monkeypatch):
+    import flows.serve as serve
+
+    served = []
+    monkeypatch.setattr(serve, "serve", lambda *deployments: served.extend(deployments))
+    serve.main()
+    assert [d.name for d in served] == ["nightly-retention", "director-purge", "disclosure-request"]

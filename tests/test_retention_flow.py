@@ -42,7 +42,7 @@ def _terminate_once_batches_are_done(ils_url: str, store_path: Path, stop: threa
     admin.dispose()
 
 
-def test_dropped_connection_is_retried_and_the_run_completes(prefect_harness, tmp_path):
+def test_dropped_connection_is_retried_and_the_run_completes(prefect_harness, tmp_path, monkeypatch):
     from flows.nightly_retention import nightly_retention
 
     with fresh_database("postgresql", tmp_path) as url:
@@ -52,8 +52,10 @@ def test_dropped_connection_is_retried_and_the_run_completes(prefect_harness, tm
         watcher = threading.Thread(target=_terminate_once_batches_are_done, args=(url, store_path, stop, killed))
         watcher.start()
         try:
-            run = nightly_retention(policy_path=POLICY, as_of=AS_OF, ils_url=url, store_url=f"sqlite:///{store_path}",
-                                    batch_size=100, report_dir=str(tmp_path / "reports"))
+            monkeypatch.setenv("PATRONGUARD_ILS_URL", url)
+            monkeypatch.setenv("PATRONGUARD_STORE_URL", f"sqlite:///{store_path}")
+            run = nightly_retention(policy_path=POLICY, as_of=AS_OF, batch_size=100,
+                                    report_dir=str(tmp_path / "reports"))
         finally:
             stop.set()
             watcher.join()
@@ -95,7 +97,7 @@ def _files_under(path: Path):
     return [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
 
 
-def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness, tmp_path):
+def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness, tmp_path, monkeypatch):
     from prefect.settings import get_current_settings
 
     from flows.nightly_retention import nightly_retention
@@ -104,10 +106,10 @@ def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness,
         init_ils(url, LibrarySpec(**SMALL_SPEC))
         assert _plant_canaries(url) == 5
         store_path = tmp_path / "store.db"
-        nightly_retention(policy_path=POLICY, as_of=AS_OF, ils_url=url, store_url=f"sqlite:///{store_path}",
-                          batch_size=500, report_dir=str(tmp_path / "reports"))
-        nightly_retention(policy_path=POLICY, as_of=AS_OF, ils_url=url, store_url=f"sqlite:///{store_path}",
-                          dry_run=True, report_dir=str(tmp_path / "reports"))
+        monkeypatch.setenv("PATRONGUARD_ILS_URL", url)
+        monkeypatch.setenv("PATRONGUARD_STORE_URL", f"sqlite:///{store_path}")
+        nightly_retention(policy_path=POLICY, as_of=AS_OF, batch_size=500, report_dir=str(tmp_path / "reports"))
+        nightly_retention(policy_path=POLICY, as_of=AS_OF, dry_run=True, report_dir=str(tmp_path / "reports"))
         settings = get_current_settings()
         prefect_db = Path(sa.engine.make_url(settings.server.database.connection_url.get_secret_value()
                                              if hasattr(settings.server.database.connection_url, "get_secret_value")
@@ -130,7 +132,7 @@ def test_canary_patron_values_reach_no_prefect_or_audit_storage(prefect_harness,
         engine.dispose()
 
 
-def test_the_flow_refuses_a_store_that_is_the_ils_before_writing(prefect_harness, small_ils_sqlite_copy):
+def test_the_flow_refuses_a_store_that_is_the_ils_before_writing(prefect_harness, small_ils_sqlite_copy, monkeypatch):
     import pytest
 
     from checksums import table_checksums
@@ -140,5 +142,7 @@ def test_the_flow_refuses_a_store_that_is_the_ils_before_writing(prefect_harness
     url = f"sqlite:///{small_ils_sqlite_copy}"
     before = table_checksums(url)
     with pytest.raises(InputError, match="is the ILS's own database"):
-        nightly_retention(policy_path=POLICY, as_of=AS_OF, ils_url=url, store_url=url)
+        monkeypatch.setenv("PATRONGUARD_ILS_URL", url)
+        monkeypatch.setenv("PATRONGUARD_STORE_URL", url)
+        nightly_retention(policy_path=POLICY, as_of=AS_OF)
     assert table_checksums(url) == before

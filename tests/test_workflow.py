@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -136,26 +137,85 @@ def test_purge_needs_a_verified_authorization_for_that_scope(director, small_ils
     assert decision.outcome == "allow" and result["dry_run"] and result["plan"]
 
 
-def test_disclosure_and_purge_flows_go_through_the_gateway(prefect_harness, director, small_ils_sqlite_copy, tmp_path):
+def _audit_payloads(store_url, kind):
+    with opened_store(store_url) as store, store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT payload FROM audit_events WHERE kind = :k ORDER BY 1"), {"k": kind})
+        return [json.loads(p) if isinstance(p, str) else p for (p,) in rows]
+
+
+def _latest_artifact(key):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_latest_artifacts()
+
+    return next(a for a in asyncio.run(read()) if a.key == key)
+
+
+def test_disclosure_and_purge_flows_go_through_the_gateway(prefect_harness, director, small_ils_sqlite_copy, tmp_path,
+                                                           monkeypatch):
+    from prefect.runtime import flow_run  # noqa: F401 - the run id is read through it
+
     from flows.director_purge import director_purge
     from flows.disclosure_request import disclosure_request
 
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("PATRONGUARD_ILS_URL", f"sqlite:///{small_ils_sqlite_copy}")
+    monkeypatch.setenv("PATRONGUARD_STORE_URL", store_url)
     with opened_store(store_url) as store:
         request_id = submit(store, load_request(EXAMPLES / "westport-s4-no-subpoena.json"), actor="desk-3")
-    decision = disclosure_request(request_id, policy_path=str(ROOT / "policy/westport.yaml"), store_url=store_url)
+    decision = disclosure_request(request_id, actor="Ann Desk", policy_path=str(ROOT / "policy/westport.yaml"))
     assert decision["outcome"] == "deny" and "Westport §4" in decision["clauses"]
     with opened_store(store_url) as store:
         assert wf.get_request(store, request_id).state == "decided"
+    recorded = [e for e in _audit_payloads(store_url, "decision") if e.get("request_id") == request_id]
+    assert recorded and recorded[-1]["actor"] == "Ann Desk" and len(recorded[-1]["flow_run_id"]) == 36
 
-    good = _purge_auth(store_url, "older-than:30", director, tmp_path / "auth.json", execute=True)
-    summary = director_purge("older-than:30", good, confirm=True,
-                             policy_path=str(ROOT / "policy/westchester.yaml"),
-                             ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
+    good = json.loads(Path(_purge_auth(store_url, "older-than:30", director, tmp_path / "auth.json",
+                                       execute=True)).read_text())
+    summary = director_purge({"kind": "older-than", "days": 30}, "Dana Director", authorization=good, confirm=True,
+                             policy_path=str(ROOT / "policy/westchester.yaml"))
     assert summary["outcome"] == "allow" and not summary["dry_run"] and summary["batches"] > 0
-    with pytest.raises(PurgeRefusedError):
-        director_purge("older-than:30", None, confirm=True, policy_path=str(ROOT / "policy/westchester.yaml"),
-                       ils_url=f"sqlite:///{small_ils_sqlite_copy}", store_url=store_url)
+    purge = _audit_payloads(store_url, "purge")[-1]
+    assert purge["actor"] == "Dana Director" and len(purge["flow_run_id"]) == 36
+
+    state = director_purge({"kind": "older-than", "days": 30}, "Dana Director", confirm=True,
+                           policy_path=str(ROOT / "policy/westchester.yaml"), return_state=True)
+    assert state.is_failed() and state.message.startswith("purge refused: no written authorization")
+    assert "\n" not in state.message
+    refused = [e for e in _audit_payloads(store_url, "decision") if e.get("outcome") == "deny"][-1]
+    assert refused["actor"] == "Dana Director" and refused["flow_run_id"]
+    artifact = _latest_artifact("director-purge").data
+    assert "# Director's purge refused" in artifact and "patronguard keys sign" in artifact
+    assert "--print-request" in artifact and "--confirm" in artifact
+
+
+def test_the_purge_form_has_a_scope_choice_without_default_and_a_required_actor():
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.director_purge import director_purge
+    from flows.disclosure_request import disclosure_request
+
+    schema = parameter_schema(director_purge.fn).model_dump_for_openapi()
+    assert {"scope", "actor"} <= set(schema["required"])
+    scope = schema["properties"]["scope"]
+    assert "default" not in scope and len(scope["anyOf"]) == 2      # a choice the UI renders as one
+    choices = [schema["definitions"][c["$ref"].rsplit("/", 1)[1]] for c in scope["anyOf"]]
+    assert [c["title"] for c in choices] == ["Everything older than N days", "One patron's reading history"]
+    assert [set(c["required"]) for c in choices] == [{"days"}, {"borrowernumber"}]
+    assert schema["properties"]["authorization"]["type"] == "object"   # the pasted document, never a path
+    for name, prop in schema["properties"].items():                    # no "Property is type None" in the form
+        assert "null" not in json.dumps(prop.get("anyOf", [])), name
+    assert not {"ils_url", "store_url", "authorization_path"} & set(schema["properties"])
+    for name, prop in schema["properties"].items():
+        assert prop.get("description"), name
+    for model in ("OlderThan", "OnePatron", "Connections"):
+        for name, field in schema["definitions"][model]["properties"].items():
+            assert field.get("title") and field.get("description"), (model, name)
+    assert "actor" in parameter_schema(disclosure_request.fn).model_dump_for_openapi()["required"]
 
 
 def test_request_decide_command_verifies_real_signatures(director, tmp_path, capsys):

@@ -42,7 +42,7 @@ def audit_verify(store, checkpoints, no_checkpoint, require_witness, as_json) ->
 
     \b
     Example:
-      patronguard audit verify --store sqlite:///var/patronguard.db
+      patronguard audit verify
       PREFECT_API_URL=http://127.0.0.1:4200/api patronguard audit verify --require-witness --json
     """
     from ..audit import AuditLogTamperedError, verify_log
@@ -116,7 +116,7 @@ def audit_repin(store, reason, confirmed) -> None:
 
     \b
     Example:
-      patronguard audit repin --store sqlite:///var/patronguard.db --reason "restored from the 2026-03-01 backup" --yes
+      patronguard audit repin --reason "restored from the 2026-03-01 backup" --yes
     """
     from ..audit.repin import check_reason, plan_repin, repin
     from ..audit.witness import discover_witnesses
@@ -150,7 +150,7 @@ def audit_report(store, out) -> None:
 
     \b
     Example:
-      patronguard audit report --store sqlite:///var/patronguard.db --out var/board-report.html
+      patronguard audit report --out board-report.html
     """
     from ..audit import render_board_report, verify_log
     from ..audit.witness_check import WitnessCheck

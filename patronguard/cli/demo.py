@@ -7,15 +7,17 @@ from .output import say
 
 
 @click.command("demo")
-@click.option("--dir", "var_dir", metavar="DIR", default=None, help="Where the demo's files go (default var/).")
-@click.option("--policy", "policy", metavar="FILE", default=None, help="Policy file (default policy/westchester.yaml).")
+@click.option("--dir", "var_dir", metavar="DIR", default=None, help="Where every file of the demo goes: ILS, store, reports, keys, audit checkpoints, Prefect's home "
+              "(default: PATRONGUARD_VAR, else var/ under PATRONGUARD_HOME or the per-user data directory).")
+@click.option("--policy", "policy", metavar="FILE", default=None, help="Policy file (env PATRONGUARD_POLICY; default: the packaged westchester.yaml).")
 @click.option("--patrons", type=int, default=2000, show_default=True, help="Patrons in a new demo ILS.")
 @click.option("--loans", type=int, default=50000, show_default=True, help="Loans in a new demo ILS.")
 def demo(var_dir, policy, patrons, loans) -> None:
     """See patronguard work in one command: demo ILS + nightly flow on an ephemeral Prefect API.
 
-    Creates var/ils.db if missing (a synthetic library), runs the
-    nightly-retention flow and prints the privacy-exposure report.
+    Creates ils.db in --dir (default: var/ under the home, see PATRONGUARD_HOME)
+    if missing (a synthetic library), runs the nightly-retention flow and prints
+    the privacy-exposure report. Nothing is written outside --dir.
 
     \b
     Example:

@@ -7,7 +7,7 @@ import click
 
 from .. import settings
 from .options import policy_option, store_option
-from .output import refused_json, verdict
+from .output import dumps, refused_json, show_table, verdict
 
 
 @click.group("holds")
@@ -18,7 +18,8 @@ def holds() -> None:
 @holds.command("list")
 @store_option("store_url")
 @click.option("--all", "include_released", is_flag=True, help="Include released holds.")
-def holds_list(store_url, include_released) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the holds as a JSON list.")
+def holds_list(store_url, include_released, as_json) -> None:
     """List legal holds.
 
     \b
@@ -29,9 +30,17 @@ def holds_list(store_url, include_released) -> None:
     from ..workflow.requests import holds as list_holds
 
     with opened_store(store_url) as store:
-        for h in list_holds(store, include_released=include_released):
-            state = f"released {h['released_at']:%Y-%m-%d} by {h['released_by']}" if h["released_at"] else "active"
-            click.echo(f"{h['hold_id']:>5}  patron {h['borrowernumber']:<8} {state:<30} {h['reason']}")
+        found = list_holds(store, include_released=include_released)
+    if as_json:
+        click.echo(dumps(found))
+        return
+    rows = []
+    for h in found:
+        state = f"released {h['released_at']:%Y-%m-%d} by {h['released_by']}" if h["released_at"] else "active"
+        rows.append([h["hold_id"], h["borrowernumber"], state, f"{h['placed_at']:%Y-%m-%d}" if h.get("placed_at") else None,
+                     h.get("reference"), h["reason"]])
+    show_table("Legal holds", ["id", "patron", "state", "placed", "reference", "reason"], rows,
+               empty="no legal holds" if include_released else "no active legal holds")
 
 
 @holds.command("release")
@@ -50,8 +59,8 @@ def holds_release(hold_id, policy, store_url, authorization, print_request, as_j
     \b
     Example:
       patronguard holds release 4 --print-request > release.json
-      patronguard keys sign release.json --scope release_legal_hold --out auth.json
-      patronguard holds release 4 --authorization auth.json
+      patronguard keys sign release.json --scope release_legal_hold --out release-auth.json
+      patronguard holds release 4 --authorization release-auth.json
     """
     from ..authz import AuthorizationRefusedError
     from ..policy import load_policy

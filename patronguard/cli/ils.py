@@ -46,8 +46,8 @@ def ils_init(db, patrons, loans, years, seed, until, replace, koha_version) -> N
 
     \b
     Example:
-      patronguard ils init --db sqlite:///var/ils.db --patrons 2000 --loans 50000 --seed 1
-      patronguard ils init --db sqlite:///var/koha1911.db --koha-version 19.11
+      patronguard ils init --patrons 2000 --loans 50000 --seed 1
+      patronguard ils init --db sqlite:///koha1911.db --koha-version 19.11
     """
     from ..ils import LibrarySpec, init_ils
     from ..ils.line_schema import check_line

@@ -78,7 +78,7 @@ def keys_init(directory, designee, force, store_url) -> None:
 
     \b
     Example:
-      patronguard keys init --store sqlite:///var/patronguard.db
+      patronguard keys init
       patronguard keys init --designee deputy-director
     """
     from ..authz import designee_key_dir, init_director_key, init_key
@@ -131,7 +131,7 @@ def keys_pin(store_url, public_key, replace, actor) -> None:
 
     \b
     Example:
-      patronguard keys pin --replace --by director --store sqlite:///var/patronguard.db
+      patronguard keys pin --replace --by director
     """
     from ..authz import configured_director_key
     from ..store import opened_store
@@ -149,7 +149,7 @@ def keys_pin(store_url, public_key, replace, actor) -> None:
 @click.option("--expires", metavar="WHEN", default="7d", show_default=True,
               help="Expiry: ISO date-time (UTC if no zone), a date, or a duration from now (48h, 7d).")
 @click.option("--key", "key_path", metavar="FILE", default=None,
-              help="Private key (default var/keys/director/director.key).")
+              help="Private key (default KEYS/director/director.key).")
 @click.option("--delegation", "delegation_file", metavar="FILE", default=None,
               help="Sign as a designee: the Director's signed appointment (from `keys delegate`).")
 @click.option("--note", default=None, help="A note kept in the signed document (no patron values).")
@@ -165,7 +165,7 @@ def keys_sign(request_file, scope, expires, key_path, delegation_file, note, out
 
     \b
     Example:
-      patronguard keys sign var/requests/wpd-2026-014.json --scope law_enforcement_request --expires 7d --out auth.json
+      patronguard keys sign examples/requests/westchester-s5-subpoena.json --scope law_enforcement_request --expires 7d --out auth.json
     """
     from ..authz import director_key_dir, sign_request
     from ..gateway import load_request
@@ -195,9 +195,9 @@ def keys_sign(request_file, scope, expires, key_path, delegation_file, note, out
 @click.option("--until", "valid_until", metavar="WHEN", required=True,
               help="End: ISO date-time (UTC if no zone), a date, or a duration from now (30d).")
 @click.option("--key", "key_path", metavar="FILE", default=None,
-              help="The Director's private key (default var/keys/director/director.key).")
+              help="The Director's private key (default KEYS/director/director.key).")
 @click.option("--designee-key", "designee_public", metavar="FILE", default=None,
-              help="The designee's public key (default var/keys/designees/NAME.pub).")
+              help="The designee's public key (default KEYS/designees/NAME.pub).")
 @click.option("--out", metavar="FILE", default=None, help="Write the appointment here (default stdout).")
 def keys_delegate(designee, scope, valid_from, valid_until, key_path, designee_public, out) -> None:
     """Sign the Director's written appointment of a designee, for a scope and a validity window.
@@ -235,7 +235,7 @@ def keys_verify(authorization_file, request_file, action, director_public, as_js
 
     \b
     Example:
-      patronguard keys verify auth.json var/requests/wpd-2026-014.json --action law_enforcement_request
+      patronguard keys verify auth.json examples/requests/westchester-s5-subpoena.json --action law_enforcement_request
     """
     from ..authz import AuthorizationRefusedError, request_file_sha256, verify_authorization
 

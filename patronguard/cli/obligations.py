@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .options import actor_option, store_option
+from .output import dumps, show_table
 
 
 @click.group("obligations")
@@ -13,7 +14,8 @@ def obligations() -> None:
 
 @obligations.command("list")
 @store_option("store_url")
-def obligations_list(store_url) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the open obligations as a JSON list.")
+def obligations_list(store_url, as_json) -> None:
     """List open obligations, oldest first, with their due dates.
 
     \b
@@ -24,9 +26,14 @@ def obligations_list(store_url) -> None:
     from ..workflow.requests import open_obligations
 
     with opened_store(store_url) as store:
-        for o in open_obligations(store):
-            due = f"due {o['due_at']:%Y-%m-%d}" if o["due_at"] else "no due date"
-            click.echo(f"{o['obligation_id']:>5}  {o['code']:<24} {due:<16} request {o['request_id'] or '-'}: {o['text']}")
+        found = open_obligations(store)
+    if as_json:
+        click.echo(dumps(found))
+        return
+    show_table("Open obligations", ["id", "code", "due", "request", "what"],
+               [[o["obligation_id"], o["code"], f"{o['due_at']:%Y-%m-%d}" if o["due_at"] else "no due date",
+                 o["request_id"], o["text"]] for o in found],
+               empty="no open obligations")
 
 
 @obligations.command("close")

@@ -29,8 +29,8 @@ def purge(db, policy, store_url, scope, authorization, print_request, confirm, a
     \b
     Example:
       patronguard purge --scope patron:1234 --confirm --print-request > purge.json
-      patronguard keys sign purge.json --scope purge --out auth.json
-      patronguard purge --scope patron:1234 --authorization auth.json --confirm
+      patronguard keys sign purge.json --scope purge --out purge-auth.json
+      patronguard purge --scope patron:1234 --authorization purge-auth.json --confirm
     """
     from ..authz import AuthorizationRefusedError
     from ..policy import load_policy

@@ -8,7 +8,7 @@ import click
 
 from .. import settings
 from .options import actor_option, policy_option, store_option
-from .output import show_decision
+from .output import dumps, show_decision, show_table
 
 
 @click.group("request")
@@ -62,7 +62,7 @@ def request_submit(file, store_url, actor) -> None:
 
     \b
     Example:
-      patronguard request submit examples/requests/westport_s4_subpoena_pending_counsel.json --by desk-3
+      patronguard request submit examples/requests/westport-s4-subpoena-after-counsel.json --by desk-3
     """
     from ..gateway import load_request
     from ..store import opened_store
@@ -142,7 +142,8 @@ def request_evidence(request_id, store_url, actor, counsel, authorization) -> No
 @request.command("list")
 @store_option("store_url")
 @click.option("--state", default=None, help="Only requests in this state.")
-def request_list(store_url, state) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the requests as a JSON list.")
+def request_list(store_url, state, as_json) -> None:
     """List stored requests (id, state, action, requester role, channel, outcome).
 
     \b
@@ -153,9 +154,16 @@ def request_list(store_url, state) -> None:
     from ..workflow.requests import list_requests
 
     with opened_store(store_url) as store:
-        for r in list_requests(store, state):
-            click.echo(f"{r.request_id}  {r.state:<14} {r.action:<24} {r.requester_role:<15} {r.channel:<10} "
-                       f"{r.outcome or '-'}")
+        found = list_requests(store, state)
+    if as_json:
+        click.echo(dumps([{"request_id": r.request_id, "state": r.state, "action": r.action,
+                           "requester_role": r.requester_role, "channel": r.channel, "outcome": r.outcome,
+                           "received_at": r.received_at, "request_sha256": r.request_sha256} for r in found]))
+        return
+    show_table("Access requests", ["id", "state", "action", "requester", "channel", "outcome", "received"],
+               [[r.request_id, r.state, r.action, r.requester_role, r.channel, r.outcome,
+                 f"{r.received_at:%Y-%m-%d %H:%M}"] for r in found],
+               empty=f"no requests{f' in state {state}' if state else ''}")
 
 
 @request.command("show")
@@ -167,7 +175,7 @@ def request_show(request_id, store_url, document) -> None:
 
     \b
     Example:
-      patronguard request show 3f2c… --document > request.json && patronguard keys sign request.json --out auth.json
+      patronguard request show 3f2c… --document > request.json && patronguard keys sign request.json --scope law_enforcement_request --out request-auth.json
     """
     from ..store import opened_store
     from ..workflow.requests import get_request, history

@@ -29,7 +29,7 @@ def retention_report(db, policy, store, as_of, as_json, out_dir, force) -> None:
 
     \b
     Example:
-      patronguard retention report --db sqlite:///var/ils.db --policy policy/westport.yaml --as-of 2026-06-30
+      patronguard retention report --policy policy/westport.yaml --as-of 2026-06-30
     """
     from ..retention import exposure_report, render_json, render_text, write_report_files
 
@@ -61,17 +61,24 @@ def retention_run(db, policy, store, as_of, dry_run, batch_size, lock_wait, as_j
     time per ILS and store: a second waits --lock-wait seconds, then exits 3
     naming the run that holds the lock.
 
+    Progress goes to stderr: on a terminal a progress bar per table and for all tables (totals from the
+    exposure measured before acting, time remaining) and one line per table when it is done; otherwise
+    (piped, or with --json) plain concise lines.
+
     \b
     Example:
-      patronguard retention run --db sqlite:///var/ils.db --policy policy/westchester.yaml --dry-run
+      patronguard retention run --policy policy/westchester.yaml --dry-run
     """
     import json
 
     from ..retention.render_run import render_run_text
     from ..retention.run import run_retention
 
-    run = run_retention(db, policy, store_url=store, as_of=as_of, dry_run=dry_run, batch_size=batch_size,
-                        progress=None if as_json else say, lock_wait=lock_wait)
+    from .progress import RunProgress
+
+    with RunProgress(plain=True if as_json else None) as shown:
+        run = run_retention(db, policy, store_url=store, as_of=as_of, dry_run=dry_run, batch_size=batch_size,
+                            progress=shown, lock_wait=lock_wait, measured=shown.measured)
     click.echo(json.dumps(run.summary(), indent=2) if as_json else render_run_text(run))
 
 
@@ -88,7 +95,7 @@ def retention_verify(db, policy, store, as_of, as_json) -> None:
 
     \b
     Example:
-      patronguard retention verify --db sqlite:///var/ils.db --store sqlite:///var/patronguard.db
+      patronguard retention verify
     """
     import json
 

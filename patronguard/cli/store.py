@@ -18,6 +18,7 @@ def store_migrate(store) -> None:
 
     \b
     Example:
+      patronguard store migrate
       patronguard store migrate --store postgresql+psycopg://patronguard@127.0.0.1/patronguard
     """
     from ..store import current_version, open_store

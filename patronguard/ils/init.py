@@ -79,6 +79,9 @@ def init_ils(url: str, spec: LibrarySpec, *, replace: bool = False,
             raise IlsAlreadyInitialisedError(
                 f"--db {masked(url)} already has Koha tables ({shown}); "
                 "pass --replace to drop and regenerate them")
+        # spoken at once: drawing the library takes seconds before its first table is loaded
+        say(f"building {spec.patrons:,} patrons and {spec.loans:,} loans into {masked(url)} "
+            f"(Koha release line {line}); a line per table as it is loaded")
         # models drawn: nothing written yet
         batches = generate_library(spec, dialect=engine.dialect.name, koha_version=line)
         try:

@@ -85,14 +85,16 @@ def now_day(loaded: LoadedPolicy) -> dt.date:
 
 def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, store_url: str | None,
               confirm: bool, authorized_by: str, batch_size: int = DEFAULT_BATCH_SIZE, progress=None,
-              lock_wait: float | None = None, as_of: dt.date | None = None, claim=None) -> dict:
+              lock_wait: float | None = None, as_of: dt.date | None = None, claim=None,
+              recorded: dict | None = None) -> dict:
     """Show (dry run) or do the purge; the caller has already had the authorization verified.
 
     Confirmed, it holds the run lock of the store and the ILS (:mod:`.runlock`) from planning to the audit
     entry, so it never runs alongside a retention run or another purge. ``as_of`` is the day the
     authorization was bound to (default today in the policy's time zone); ``claim(store)``, if given, runs
     once the lock is held and the purge planned, before anything is written: it records the authorization's
-    use, and raising there stops the purge with nothing done."""
+    use, and raising there stops the purge with nothing done. ``recorded`` (who acted, the Prefect flow run)
+    is added to the purge's audit event."""
     day = as_of or now_day(loaded)
     pii_map = builtin_pii_map("koha")
     with ExitStack() as stack:
@@ -131,7 +133,8 @@ def run_purge(ils_url: str | None, loaded: LoadedPolicy, scope: PurgeScope, *, s
         result["done"] = {k: dict(v) for k, v in done.counts.items()}
         result["batches"] = len(ctx.batch_ids)
         payload = {"scope": {**scope.as_dict(), "borrowernumber": None}, "counts": result["done"],
-                   "batch_ids": ctx.batch_ids, "policy_version": loaded.version, "authorized_by": authorized_by}
+                   "batch_ids": ctx.batch_ids, "policy_version": loaded.version, "authorized_by": authorized_by,
+                   **(recorded or {})}
         if scope.borrowernumber is not None:
             payload["scope"]["patron_hash"] = hashed_patron(scope.borrowernumber)
         with store.engine.begin() as conn:

@@ -128,8 +128,12 @@ def new_run(run_id: str, loaded: LoadedPolicy, before: ExposureReport, dry_run: 
 
 def run_retention(ils_url: str | None = None, policy_path: str | None = None, *, store_url: str | None = None,
                   as_of: str | dt.date | None = None, dry_run: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-                  progress: Callable[[str], None] | None = None, lock_wait: float = DEFAULT_LOCK_WAIT) -> RetentionRun:
+                  progress: Callable[[str], None] | None = None, lock_wait: float = DEFAULT_LOCK_WAIT,
+                  measured: Callable[[ExposureReport], None] | None = None) -> RetentionRun:
     """Validate, measure, act batch by batch (unless ``dry_run``), verify, record.
+
+    ``measured`` is given the exposure measured before acting (the rows each table will change: the totals
+    of a progress display) before the first batch.
 
     Unless ``dry_run``, everything from validating to recording happens under the run lock of the store and
     the ILS (:mod:`.runlock`; waiting up to ``lock_wait`` seconds): one acting run at a time."""
@@ -159,7 +163,10 @@ def run_retention(ils_url: str | None = None, policy_path: str | None = None, *,
         plan = plan_run(ctx, loaded, day, tables_in_order(pii_map, shape), write=not dry_run)
         for line in plan.lines():
             say(line)
+        say("measuring: rows past retention per table (the totals of the run)")
         before = build_exposure_report(engine, shape, pii_map, loaded, day, holds)
+        if measured is not None:
+            measured(before)
         if dry_run:
             run = new_run(str(uuid.uuid4()), loaded, before, True)
             run.validation_before, run.plan = before_check.to_dict(), plan

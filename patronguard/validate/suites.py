@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from ..errors import TerminalError, ValidationFailedError
 from ..ils.shape import IlsShape
 
-EXPECTATIONS_DIR = Path(os.environ.get("PATRONGUARD_EXPECTATIONS", Path(__file__).resolve().parents[2] / "expectations"))
+EXPECTATIONS_DIR = Path(os.environ.get("PATRONGUARD_EXPECTATIONS", Path(__file__).resolve().parent / "expectations"))
 
 
 class SuiteFileError(TerminalError):

@@ -93,12 +93,22 @@ def purge_mismatch(signed, expected: dict) -> str | None:
     return None
 
 
-def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str, authorization_path: str | None,
-                     *, store_url: str | None, confirm: bool, batch_size: int = DEFAULT_BATCH_SIZE, progress=None):
+def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
+                     authorization_path: str | dict | None, *, store_url: str | None, confirm: bool,
+                     batch_size: int = DEFAULT_BATCH_SIZE, progress=None, actor: str | None = None,
+                     flow_run_id: str | None = None):
     """Ask the gateway (signature, binding and earlier uses really checked); refuse, or show/do the purge
-    recording the use once. Returns (result, decision)."""
+    recording the use once. Returns (result, decision).
+
+    ``authorization_path``: the signed authorization's file, or the signed document itself (a dict: the
+    Prefect form's pasted JSON). ``actor`` and ``flow_run_id`` (who acted, in which Prefect flow run) are
+    recorded in the audit events of the decision and of the purge when given."""
     scope = parse_scope(scope_text)
-    authorization = read_authorization(authorization_path) if authorization_path else None
+    if isinstance(authorization_path, dict):
+        authorization = authorization_path
+    else:
+        authorization = read_authorization(authorization_path) if authorization_path else None
+    acted = {k: v for k, v in (("actor", actor), ("flow_run_id", flow_run_id)) if v is not None}
     signed = authorization.get("binding") if authorization is not None else None
     signed = signed if isinstance(signed, dict) else None
     nonce = bound_nonce(signed)
@@ -120,7 +130,7 @@ def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
                  "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
                  "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,
                  "requester_role": "director", "channel": "written", "mode": "execute" if confirm else "dry_run",
-                 "authorization": authorization_verdict(decision)}
+                 "authorization": authorization_verdict(decision), **acted}
         if not decision.allowed:
             refuse(store, event, decision, presented=authorization is not None, what="purge refused")
     verified = authorization is not None and (authorization_verdict(decision) or "").startswith("verified")
@@ -135,7 +145,8 @@ def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
                  refused="purge refused")
 
     result = run_purge(ils_url, loaded, scope, store_url=store_url, confirm=confirm, as_of=as_of, claim=claim,
-                       authorized_by=authorized_by, batch_size=batch_size, progress=progress)
+                       authorized_by=authorized_by, batch_size=batch_size, progress=progress,
+                       recorded=acted or None)
     result["authorization"] = {"verdict": authorization_verdict(decision), "used_up": consumed,
                                "mode": (signed or {}).get("mode")}
     return result, decision

@@ -53,10 +53,11 @@ def _request_mismatch(signed, store_id: str) -> str | None:
 
 
 def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor: str,
-                  now: dt.datetime | None = None) -> Decision:
+                  now: dt.datetime | None = None, flow_run_id: str | None = None) -> Decision:
     """Decide a stored request; a verified written authorization is recorded as used for this request, in the
     same transaction as the decision (deciding the same request again is the same use; any other request —
-    an identical one resubmitted included — is refused it)."""
+    an identical one resubmitted included — is refused it). With ``flow_run_id`` (a Prefect run), the decision's
+    audit event records it and the acting person."""
     record = wf.get_request(store, request_id)
     if record.state == "closed":
         from ..errors import InputError
@@ -88,6 +89,7 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
             "policy_sha256": decision.policy_sha256, "requester_role": request.requester.role,
             "channel": request.channel, "legal_process": request.evidence.legal_process,
             "emergency": request.evidence.emergency, "authorization": authorization_verdict(decision),
+            **({"actor": actor, "flow_run_id": flow_run_id} if flow_run_id is not None else {}),
         })
         for obligation in decision.obligations:
             wf.open_obligation(conn, store, request_id=request_id, code=obligation.code, text=obligation.text,
