@@ -88,10 +88,11 @@ def nightly_retention(policy_path: str = "", as_of: str = "", dry_run: bool = Fa
         run_id, plan = plan_retention(ils_url, store_url, policy, run_date, legal_holds, batch_size, run_id)
         counts = count_rows_before(ils_url, shape)
         applied = []
+        expected = {t.table: t.actionable for t in before.tables}  # rows each table will change
         for table in plan.tables:
             lock.ensure()
             applied.append(apply_retention_to_table(table, ils_url, store_url, policy, run_date, legal_holds,
-                                                    batch_size, run_id))
+                                                    batch_size, run_id, expected.get(table, 0)))
         run = summarise_run(run_id, policy, before, applied, plan)
         run.verification = verify_after_run(ils_url, store_url, shape, policy, run_date, legal_holds)
         run.validation_after = validate_ils_after(ils_url, shape, counts, policy, run).to_dict()

@@ -27,6 +27,7 @@ from patronguard.store import opened_store
 from patronguard.validate import ValidationSummary
 
 from .policy import DATABASE_IO, PATRON_DATA
+from .progress import TaskProgress
 
 
 @task(name="count-rows-before", **PATRON_DATA, **DATABASE_IO)
@@ -58,17 +59,23 @@ def plan_retention(ils_url: str | None, store_url: str | None, policy: LoadedPol
 
 @task(name="apply-retention", task_run_name="apply-retention-{table}", **PATRON_DATA, **DATABASE_IO)
 def apply_retention_to_table(table: str, ils_url: str | None, store_url: str | None, policy: LoadedPolicy,
-                             run_date: dt.date, legal_holds: frozenset[int], batch_size: int, run_id: str) -> dict:
+                             run_date: dt.date, legal_holds: frozenset[int], batch_size: int, run_id: str,
+                             expected_rows: int = 0) -> dict:
     """Recover any batch a failed attempt left prepared, then act on ``table``. Counts only come back.
+
+    Each batch is logged against ``expected_rows`` (the table's rows past retention, measured before
+    acting) and moves the task's progress artifact (:mod:`tasks.progress`).
 
     Called under the flow's run lock (held by ``run_id``): recovery finishes a failed attempt's batches,
     since that attempt has ended, and the lock keeps every other run out."""
-    with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id) as ctx:
+    progress = TaskProgress(table, expected_rows)
+    with retention_context(ils_url, store_url, policy, legal_holds, batch_size, run_id, progress) as ctx:
         prepared = pending_ids(ctx.store)
         recovered = recover_pending_batches(ctx)
         if prepared:  # a killed run's work (record_run_and_audit lists whatever else no event lists yet)
             audit_dead_runs(ctx.store, run_id, what_recovery_did(ctx.store, prepared))
         deltas = act_on_table(ctx, policy, table, run_date, apply=apply_to_table)
+        progress.done()
         return {"counts": {k: dict(v) for k, v in deltas.counts.items()}, "batch_ids": list(ctx.batch_ids),
                 "recovered": recovered}
 

@@ -146,3 +146,48 @@ def test_the_flow_refuses_a_store_that_is_the_ils_before_writing(prefect_harness
         monkeypatch.setenv("PATRONGUARD_STORE_URL", url)
         nightly_retention(policy_path=POLICY, as_of=AS_OF)
     assert table_checksums(url) == before
+
+
+def test_the_nightly_run_logs_each_batch_against_its_total_and_moves_a_progress_artifact(
+        prefect_harness, tmp_path, monkeypatch):
+    """Under Prefect a long table is not silent: "old_issues: N of TOTAL rows stripped" per batch, and a
+    progress artifact per table that ends at 100 %."""
+    import asyncio
+    import re
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+
+    from flows.nightly_retention import nightly_retention
+
+    with fresh_database("sqlite", tmp_path) as url:
+        init_ils(url, LibrarySpec(**SMALL_SPEC))
+        monkeypatch.setenv("PATRONGUARD_ILS_URL", url)
+        monkeypatch.setenv("PATRONGUARD_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+        state = nightly_retention(policy_path=POLICY, as_of=AS_OF, batch_size=500,
+                                  report_dir=str(tmp_path / "reports"), return_state=True)
+        assert state.is_completed()
+        flow_run_id = state.state_details.flow_run_id
+
+        async def held():
+            async with get_client() as client:
+                logs, offset = [], 0
+                while True:
+                    page = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                                                  limit=200, offset=offset)
+                    logs += [log.message for log in page]
+                    if len(page) < 200:
+                        break
+                    offset += 200
+                artifacts = await client.read_artifacts(
+                    artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])), limit=200)
+            return logs, artifacts
+
+        logs, artifacts = asyncio.run(held())
+    lines = [m for m in logs if re.fullmatch(r"old_issues: [0-9,]+ of [0-9,]+ rows stripped", m)]
+    assert len(lines) >= 2, logs  # batches of 500: several lines, each against the table's total
+    total = int(lines[-1].split(" of ")[1].split()[0].replace(",", ""))
+    assert int(lines[-1].split(":")[1].split(" of ")[0].replace(",", "")) == total  # the last batch reaches it
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert progress and all(float(a.data) == 100.0 for a in progress)
+    assert any("old_issues" in (a.description or "") for a in progress)

@@ -13,14 +13,14 @@ other step as a sentence. :class:`RunProgress` turns that into:
 """
 from __future__ import annotations
 
-import re
 import sys
 import time
 from typing import Callable
 
 import click
 
-BATCH = re.compile(r"^(?P<table>[A-Za-z0-9_]+): (?P<rows>[0-9][0-9,]*) rows (?P<verb>[a-z ]+)$")
+from ..retention.progress import parse_batch_line
+
 #: Seconds between two running lines of one table in plain mode.
 PLAIN_EVERY = 10.0
 
@@ -52,13 +52,13 @@ class RunProgress:
         self._mark = self.clock()
 
     def __call__(self, message: str) -> None:
-        match = BATCH.match(message)
-        if match is None:
+        batch = parse_batch_line(message)
+        if batch is None:
             self._end_table()
             self._line(message)
             self._mark = self.clock()
             return
-        table, rows, verb = match["table"], int(match["rows"].replace(",", "")), match["verb"]
+        table, rows, verb = batch
         if table != self.current:
             self._end_table()
             self._start_table(table)

@@ -25,6 +25,7 @@ from .aggregate import circulation_rows
 from .children import delete_children
 from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
 from .ledger import Deltas
+from .progress import batch_line
 from .packedrows import row_chunks  # driver_rows' tuples, in chunks; on MariaDB fetched packed
 from .scope import RowScope
 from .scrub import PatronIdentifiers, scrub_text
@@ -187,7 +188,7 @@ def _loop(ctx: RunContext, name: str, action: str, work, total: Deltas, verb: st
     while (done := _run_batch(ctx, lambda conn: work(conn, state), name, action, "schedule")):
         merge_counts(total, done[0])
         state["last"] = state.pop("next")
-        ctx.progress(f"{name}: {total.counts[name].get(verb, 0):,} rows {verb}")
+        ctx.progress(batch_line(name, total.counts[name].get(verb, 0), verb))
     return total
 
 
