@@ -22,6 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -134,35 +135,32 @@ def init_director_key(directory: Path | str | None = None, *, force: bool = Fals
 
 def load_private_key(path: Path | str) -> Ed25519PrivateKey:
     """An Ed25519 private key from a PEM file readable by its owner only."""
-    path = Path(path)
-    if not path.is_file():
-        raise AuthorizationKeyError(f"{path}: no private key there (create one with `patronguard keys init`)")
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise AuthorizationKeyError(f"{path}: permissions {mode:04o} are too open; a private key must be "
-                                    "readable by its owner only (chmod 600)")
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError):
-        raise AuthorizationKeyError(f"{path}: not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise AuthorizationKeyError(f"{path}: not an Ed25519 private key")
-    return key
+    return _key_file(path, "private", Ed25519PrivateKey, 0o077,
+                     "are too open; a private key must be readable by its owner only (chmod 600)",
+                     lambda data: serialization.load_pem_private_key(data, password=None), "an unencrypted PEM")
 
 
 def load_public_key(path: Path | str) -> Ed25519PublicKey:
     """An Ed25519 public key from a PEM file that only its owner can change."""
+    return _key_file(path, "public", Ed25519PublicKey, 0o022,
+                     "let others replace the key; a public key must be writable by its owner only (chmod 644)",
+                     serialization.load_pem_public_key, "a PEM")
+
+
+def _key_file(path: Path | str, kind: str, expected: type, forbidden_mode: int, why_mode: str,
+              load: Callable[[bytes], object], form: str):
+    """The key in ``path``: refused, naming the file, if it is missing, its permissions have any of
+    ``forbidden_mode``, it does not parse, or it is not an Ed25519 key."""
     path = Path(path)
     if not path.is_file():
-        raise AuthorizationKeyError(f"{path}: no public key there (create one with `patronguard keys init`)")
+        raise AuthorizationKeyError(f"{path}: no {kind} key there (create one with `patronguard keys init`)")
     mode = path.stat().st_mode & 0o777
-    if mode & 0o022:
-        raise AuthorizationKeyError(f"{path}: permissions {mode:04o} let others replace the key; a public key "
-                                    "must be writable by its owner only (chmod 644)")
+    if mode & forbidden_mode:
+        raise AuthorizationKeyError(f"{path}: permissions {mode:04o} {why_mode}")
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        key = load(path.read_bytes())
     except (ValueError, TypeError):
-        raise AuthorizationKeyError(f"{path}: not a PEM public key") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise AuthorizationKeyError(f"{path}: not an Ed25519 public key")
+        raise AuthorizationKeyError(f"{path}: not {form} {kind} key") from None
+    if not isinstance(key, expected):
+        raise AuthorizationKeyError(f"{path}: not an Ed25519 {kind} key")
     return key
