@@ -124,5 +124,8 @@ def publish_run_artifact(run: RetentionRun) -> str:
 
 @task(name="record-retention-run", **PATRON_DATA, **DATABASE_IO)
 def record_run_and_audit(store_url: str | None, run: RetentionRun, started_at: dt.datetime) -> str:
+    from prefect.runtime import flow_run
+
+    made_by = flow_run.get_id()  # the event names the Prefect flow run it was made by
     with opened_store(store_url) as store:
-        return record_retention_run(store, run, started_at)
+        return record_retention_run(store, run, started_at, {"flow_run_id": str(made_by)} if made_by else None)

@@ -1,6 +1,7 @@
 """The nightly flow when it acts: retries a dropped connection, leaves no patron value behind."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -184,6 +185,11 @@ def test_the_nightly_run_logs_each_batch_against_its_total_and_moves_a_progress_
             return logs, artifacts
 
         logs, artifacts = asyncio.run(held())
+        store = sa.create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        with store.connect() as conn:
+            payload = conn.execute(sa.text("SELECT payload FROM audit_events WHERE kind = 'retention-run'")).scalar_one()
+        store.dispose()
+        assert json.loads(payload)["flow_run_id"] == str(flow_run_id)  # the audit names the Prefect run
     lines = [m for m in logs if re.fullmatch(r"old_issues: [0-9,]+ of [0-9,]+ rows stripped", m)]
     assert len(lines) >= 2, logs  # batches of 500: several lines, each against the table's total
     total = int(lines[-1].split(" of ")[1].split()[0].replace(",", ""))

@@ -90,10 +90,10 @@ def validate_after(engine: Engine, shape: IlsShape, loaded: LoadedPolicy, counts
                                       documents=after_suite_documents(loaded.policy, pii_map)))
 
 
-def audit_run(store: Store, run: RetentionRun) -> None:
+def audit_run(store: Store, run: RetentionRun, recorded: dict | None = None) -> None:
     """The run's audit event. An acting run (holding the run lock) lists its batches as the ledger has them,
     and first, in the same transaction, any finished batch of a dead run no event lists yet
-    (:mod:`.batchaudit`)."""
+    (:mod:`.batchaudit`). ``recorded``: what else the event names (the Prefect flow run; no patron value)."""
     with store.engine.begin() as conn:
         abandoned: list[str] = []
         if not run.dry_run:
@@ -102,15 +102,16 @@ def audit_run(store: Store, run: RetentionRun) -> None:
         payload = run.summary() | {
             "cutoffs": {t.table: t.cutoff.isoformat() for t in run.tables},
             "batch_ids": run.batch_ids,
-        }
+        } | (recorded or {})
         if abandoned:  # a failed attempt of one of this run's own steps, abandoned by its recovery
             payload["abandoned_batch_ids"] = abandoned
         append_event(conn, store["audit_events"], "retention-dry-run" if run.dry_run else "retention-run", payload)
     checkpoint(store)
 
 
-def record_retention_run(store: Store, run: RetentionRun, started_at: dt.datetime) -> str:
-    audit_run(store, run)
+def record_retention_run(store: Store, run: RetentionRun, started_at: dt.datetime,
+                         recorded: dict | None = None) -> str:
+    audit_run(store, run, recorded)
     return store.record_run(
         kind="retention-dry-run" if run.dry_run else "retention-run", started_at=started_at, as_of=run.as_of,
         ils=run.ils, policy_library=run.policy_library, policy_version=run.policy_version,
