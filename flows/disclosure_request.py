@@ -6,6 +6,10 @@ verified), moves it to the state its outcome calls for, opens obligations and
 places a legal hold when legal process backs it. Parameters are ids and names
 only: the acting person is required and recorded, with the flow run's id, in the
 audit log; the store comes from the worker's environment or a named Secret block.
+
+Retry-safe: a request already decided on the same input (its stored document under the same policy) gets
+its recorded decision back and nothing is written again — no state step, obligation, hold or audit event
+(the decision's idempotency key, :func:`patronguard.workflow.service.decision_key`, store migration 6).
 """
 from __future__ import annotations
 

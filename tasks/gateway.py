@@ -7,7 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from patronguard.policy import LoadedPolicy
 from patronguard.store import opened_store
 from patronguard.authz import AuthorizationRefusedError
-from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge
+from patronguard.workflow.purge_request import PurgeRefusedError, authorized_purge, recorded_purge
 from patronguard.workflow.requests import get_request
 from patronguard.workflow.service import decide_stored
 
@@ -53,7 +53,13 @@ def purge_with_authorization(scope: str, authorization: dict | None, policy: Loa
     """Gateway first (the signed authorization is verified), then the purge through the retention ledger.
 
     A refusal (recorded in the audit log by the gateway) comes back as ``{"refused": reason}``: the flow
-    publishes it and ends Failed with one line, no traceback."""
+    publishes it and ends Failed with one line, no traceback.
+
+    Retry-safe: when this authorization already did this very purge (a retried run), the recorded result comes
+    back (``"retried": True``) and nothing is written."""
+    done = recorded_purge(ils_url, store_url, policy, scope, authorization, confirm=confirm)
+    if done is not None:
+        return done
     try:
         result, decision = authorized_purge(ils_url, policy, scope, authorization, store_url=store_url,
                                             confirm=confirm, actor=actor, flow_run_id=flow_run_id)
@@ -70,6 +76,11 @@ def publish_purge_artifact(summary: dict) -> str:
     lines = [f"# Director's purge ({'dry run' if summary['dry_run'] else 'done'})", "",
              f"Gateway: {summary['outcome']} ({'; '.join(summary['clauses'])})", "", f"{verb}:", ""]
     lines += [f"- {table}: {n:,} rows" for table, n in summary["plan"].items()] or ["- nothing"]
+    if summary.get("retried") and not summary["dry_run"]:
+        lines = [f"# Director's purge (already done: {summary['batches']:,} batches)", "",
+                 f"Gateway: {summary['outcome']} ({'; '.join(summary['clauses'])})", "",
+                 "This authorization already did this purge in an earlier run; this run (a retry) changed nothing.",
+                 "The purge's counts are in its audit event."]
     create_markdown_artifact(key="director-purge", markdown="\n".join(lines) + "\n",
                              description="The Director's ad-hoc purge")
     return "director-purge"

@@ -157,12 +157,55 @@ def _v5_authorization_uses(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v6_idempotent_decisions(conn: Connection) -> None:
+    """Retry-safe decisions: a stored request's decision is recorded once per input — the request's stored
+    document (evidence and written authorization included) under one policy — keyed by ``decision_sha256``
+    (:func:`patronguard.workflow.service.decision_key`); each obligation carries the key of the decision that
+    opened it, unique per (request, decision, obligation code), so deciding the same request again (a retried
+    flow run) opens nothing new.
+
+    An older store may hold obligations a retried decision opened twice: among the *open* obligations of one
+    request with the same code and text, the first is kept and the later ones are closed (``closed_by``
+    ``store migration 6``, the note naming the one kept). Nothing is deleted; closed obligations are left as
+    they are. Their ``decision_sha256`` stays empty (NULL: not part of the unique key)."""
+    md = sa.MetaData()
+    sa.Table(
+        "request_decisions", md,
+        sa.Column("decision_sha256", sa.String(64), primary_key=True),
+        sa.Column("request_id", sa.String(36), nullable=False, index=True),
+        sa.Column("decided_at", sa.DateTime, nullable=False),
+        sa.Column("decision", sa.Text, nullable=False),
+    )
+    md.create_all(conn)
+    conn.execute(sa.text("ALTER TABLE obligations ADD COLUMN decision_sha256 VARCHAR(64)"))
+    obligations = sa.Table("obligations", sa.MetaData(),
+                           sa.Column("obligation_id", sa.Integer, primary_key=True),
+                           sa.Column("request_id", sa.String(36)), sa.Column("code", sa.String(64)),
+                           sa.Column("text", sa.Text), sa.Column("closed_at", sa.DateTime),
+                           sa.Column("closed_by", sa.String(255)), sa.Column("note", sa.Text))
+    rows = conn.execute(sa.select(obligations.c.obligation_id, obligations.c.request_id, obligations.c.code,
+                                  obligations.c.text)
+                        .where(obligations.c.closed_at.is_(None), obligations.c.request_id.is_not(None))
+                        .order_by(obligations.c.obligation_id)).all()
+    kept: dict[tuple, int] = {}
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    for obligation_id, request_id, code, text in rows:
+        first = kept.setdefault((request_id, code, text), obligation_id)
+        if first != obligation_id:
+            conn.execute(obligations.update().where(obligations.c.obligation_id == obligation_id).values(
+                closed_at=now, closed_by="store migration 6",
+                note=f"duplicate of obligation {first}: the same decision opened it twice (a retried run)"))
+    conn.execute(sa.text("CREATE UNIQUE INDEX uq_obligations_decision "
+                         "ON obligations (request_id, decision_sha256, code)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
     Migration(2, "batch ledger, statistics warehouse, audit events", _v2_ledger_warehouse_audit),
     Migration(3, "audit entry MACs and the audit log id", _v3_audit_mac_and_log_id),
     Migration(4, "access requests, their steps and obligations; holds linked to requests", _v4_workflow),
     Migration(5, "single-use written authorizations", _v5_authorization_uses),
+    Migration(6, "retry-safe decisions: one decision per input, obligations keyed by it", _v6_idempotent_decisions),
 )
 
 _schema_migrations = sa.Table(

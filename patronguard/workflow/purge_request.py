@@ -15,7 +15,8 @@ import secrets
 
 from ..audit import append_event
 from ..authz import (
-    Use, authorization_id, authorization_verdict, store_checker, store_identity, unbound_or_other_store, use_once,
+    Use, authorization_id, authorization_verdict, prior_use, store_checker, store_identity, unbound_or_other_store,
+    use_once,
 )
 from ..gateway import decide, parse_request
 from ..policy import LoadedPolicy
@@ -26,7 +27,7 @@ from .authorized import PurgeRefusedError, bound_nonce, read_authorization, refu
 
 __all__ = [
     "PurgeRefusedError", "authorized_purge", "canonical_scope", "new_purge_request", "purge_binding", "purge_cutoff",
-    "purge_mismatch", "purge_request_document",
+    "purge_mismatch", "purge_request_document", "recorded_purge",
 ]
 
 
@@ -93,6 +94,60 @@ def purge_mismatch(signed, expected: dict) -> str | None:
     return None
 
 
+def _purpose(scope_text: str, cutoff: str | None, confirm: bool) -> str:
+    """What a purge's use of its authorization is recorded for (scope as shown, mode, cutoff)."""
+    return f"purge {_shown(scope_text)} ({'execute' if confirm else 'dry run'}{f', cutoff {cutoff}' if cutoff else ''})"
+
+
+def recorded_purge(ils_url: str | None, store_url: str | None, loaded: LoadedPolicy, scope_text: str,
+                   authorization: dict | None, *, confirm: bool) -> dict | None:
+    """A retried purge (Prefect's Retry, or the same run started again): the confirmed purge this very
+    authorization already did — same store, scope, today's cutoff, execute — as its ``purge`` audit event
+    recorded it, or None. The caller returns it instead of acting (the authorization is used up, the rows are
+    gone): nothing is written, not even a refusal. None also when the use is recorded but its purge never
+    finished (a killed run): the purge then refuses, and the next one, with a new authorization, recovers.
+    A dry run under a ``dry_run`` authorization (used once) shows its plan again, reading only."""
+    if not isinstance(authorization, dict):
+        return None
+    scope = parse_scope(scope_text)
+    cutoff = purge_cutoff(scope, now_day(loaded))
+    purpose = _purpose(canonical_scope(scope), cutoff.isoformat() if cutoff else None, confirm)
+    aid = authorization_id(authorization)
+    import json
+
+    import sqlalchemy as sa
+
+    with opened_store(store_url) as store:
+        use = prior_use(store, authorization)
+        if use is None or use["authorization_id"] != aid or use["action"] != "purge" or use["purpose"] != purpose:
+            return None
+        authorized_by = f"written authorization {aid[:12]} for request {use['request_sha256'][:12]}"
+        t = store["audit_events"]
+        with store.engine.connect() as conn:
+            events = conn.execute(sa.select(t.c.kind, t.c.payload).where(t.c.kind.in_(("purge", "decision")))
+                                  .order_by(t.c.seq.desc())).all()
+    purge = decision = None
+    for kind, text in events:
+        payload = json.loads(text)
+        if purge is None and kind == "purge" and payload.get("authorized_by") == authorized_by:
+            purge = payload
+        if decision is None and kind == "decision" and payload.get("action") == "purge" \
+                and payload.get("request_sha256") == use["request_sha256"] and payload.get("outcome") != "deny":
+            decision = payload
+    if decision is None:
+        return None
+    if not confirm:     # a dry-run authorization, used up by this dry run: show its plan again (reads only)
+        result = run_purge(ils_url, loaded, scope, store_url=store_url, confirm=False, authorized_by="",
+                           as_of=now_day(loaded))
+        return {"outcome": decision["outcome"], "dry_run": True, "plan": result["plan"], "done": {}, "batches": 0,
+                "clauses": decision.get("clauses") or [], "retried": True}
+    if purge is None:
+        return None
+    return {"outcome": decision["outcome"], "dry_run": False, "plan": {}, "done": purge.get("counts") or {},
+            "batches": len(purge.get("batch_ids") or []), "clauses": decision.get("clauses") or [],
+            "retried": True}
+
+
 def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
                      authorization_path: str | dict | None, *, store_url: str | None, confirm: bool,
                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None, actor: str | None = None,
@@ -121,8 +176,7 @@ def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
         if authorization is not None:
             document["evidence"] = {"written_authorization": authorization}
         request = parse_request(document, "purge request")
-        cutoff = f", cutoff {expected['cutoff']}" if expected["cutoff"] else ""
-        purpose = f"purge {_shown(expected['scope'])} ({'execute' if confirm else 'dry run'}{cutoff})"
+        purpose = _purpose(expected["scope"], expected["cutoff"], confirm)
         checker = store_checker(store, action="purge", purpose=purpose,
                                 binding_check=lambda binding: purge_mismatch(binding, expected))
         decision = decide(request, loaded, verify_authorization=checker)

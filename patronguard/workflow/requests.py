@@ -129,16 +129,50 @@ def history(store: Store, request_id: str) -> list[dict]:
 
 # ----------------------------------------------------------------------------- obligations
 def open_obligation(conn, store: Store, *, request_id: str | None, code: str, text: str,
-                    due_days: int | None) -> int:
+                    due_days: int | None, decision_sha256: str | None = None) -> int:
+    """Open one obligation (audited). With ``decision_sha256`` (the key of the decision that opens it) it is
+    opened once: (request, decision, code) is unique in the store, so a second opening by the same decision
+    returns the existing obligation's id and writes nothing."""
+    t = store["obligations"]
+    if decision_sha256 is not None:
+        existing = conn.execute(sa.select(t.c.obligation_id).where(
+            t.c.request_id == request_id, t.c.decision_sha256 == decision_sha256, t.c.code == code)).scalar()
+        if existing is not None:
+            return int(existing)
     now = _now()
-    result = conn.execute(store["obligations"].insert().values(
+    result = conn.execute(t.insert().values(
         request_id=request_id, code=code, text=text, opened_at=now,
         due_at=now + dt.timedelta(days=due_days) if due_days is not None else None,
+        decision_sha256=decision_sha256,
     ))
     obligation_id = int(result.inserted_primary_key[0])
     _audit(conn, store, "obligation-opened", {"obligation_id": obligation_id, "code": code,
                                               "request_id": request_id, "due_days": due_days})
     return obligation_id
+
+
+# ----------------------------------------------------------------------------- decisions (idempotency keys)
+def recorded_decision(store: Store, decision_sha256: str) -> dict | None:
+    """The decision recorded under this idempotency key (see :func:`..service.decision_key`), or None."""
+    t = store["request_decisions"]
+    with store.engine.connect() as conn:
+        text = conn.execute(sa.select(t.c.decision).where(t.c.decision_sha256 == decision_sha256)).scalar()
+    return None if text is None else json.loads(text)
+
+
+def record_decision_once(conn, store: Store, decision_sha256: str, *, request_id: str, decision: dict) -> None:
+    """Record a decision under its key in the caller's transaction; a second one fails on the primary key."""
+    conn.execute(store["request_decisions"].insert().values(
+        decision_sha256=decision_sha256, request_id=request_id, decided_at=_now(),
+        decision=json.dumps(decision, sort_keys=True, default=str)))
+
+
+def decisions(store: Store, request_id: str) -> list[dict]:
+    """The decisions recorded for a request, oldest first."""
+    t = store["request_decisions"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.request_id == request_id).order_by(t.c.decided_at))
+        return [dict(r._mapping, decision=json.loads(r.decision)) for r in rows]
 
 
 def _finish(store: Store, table: str, key: str, number: int, done: str, values: dict, *, what: str,

@@ -57,8 +57,17 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
     """Decide a stored request; a verified written authorization is recorded as used for this request, in the
     same transaction as the decision (deciding the same request again is the same use; any other request —
     an identical one resubmitted included — is refused it). With ``flow_run_id`` (a Prefect run), the decision's
-    audit event records it and the acting person."""
+    audit event records it and the acting person.
+
+    Retry-safe: the decision is recorded under its idempotency key (:func:`decision_key`: the request's stored
+    document under this policy); deciding the same input again — a retried flow run — returns the recorded
+    decision and writes nothing (no state step, obligation, hold or audit event), even once the request is
+    closed. Obligations carry the key, unique per (request, decision, code)."""
     record = wf.get_request(store, request_id)
+    key = decision_key(request_id, record.document, loaded.sha256)
+    recorded = wf.recorded_decision(store, key)
+    if recorded is not None:    # decided already, on this very input: a retry changes nothing
+        return _decision_from_dict(recorded)
     if record.state == "closed":
         from ..errors import InputError
 
@@ -81,6 +90,8 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
     state = wf.STATE_AFTER[decision.outcome]
 
     def record_decision(conn) -> None:
+        # the idempotency key first: a concurrent second decision of the same input fails here, on the key
+        wf.record_decision_once(conn, store, key, request_id=request_id, decision=decision.to_dict())
         wf.move(store, request_id, state, actor=actor, outcome=decision.outcome, note=decision.reason, conn=conn)
         append_event(conn, store["audit_events"], "decision", {
             "request_id": request_id, "outcome": decision.outcome, "action": decision.action,
@@ -93,7 +104,7 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
         })
         for obligation in decision.obligations:
             wf.open_obligation(conn, store, request_id=request_id, code=obligation.code, text=obligation.text,
-                               due_days=obligation.due_days)
+                               due_days=obligation.due_days, decision_sha256=key)
         if request.evidence.legal_process != "none" and decision.outcome != "deny" and request.subject \
                 and not _held_for(store, conn, request_id):
             wf.place_hold(conn, store, borrowernumber=request.subject.borrowernumber,
@@ -101,8 +112,40 @@ def decide_stored(store: Store, request_id: str, loaded: LoadedPolicy, *, actor:
                           reference=request.request_id, placed_by=actor, request_id=request_id,
                           patron_hash=hashed_patron)
 
-    use_once(store, use, record_decision, refused=f"request {request_id} not decided")
+    try:
+        use_once(store, use, record_decision, refused=f"request {request_id} not decided")
+    except Exception:
+        recorded = wf.recorded_decision(store, key)
+        if recorded is None:
+            raise
+        return _decision_from_dict(recorded)    # another run recorded this very decision at the same moment
     return decision
+
+
+def decision_key(request_id: str, document: dict, policy_sha256: str) -> str:
+    """The idempotency key of a stored request's decision: SHA-256 over the request id, its stored document
+    (evidence and written authorization included: attaching counsel's review or an authorization is a new
+    input) and the policy's SHA-256. Deciding the same input again returns the decision recorded under it."""
+    import hashlib
+    import json
+
+    text = json.dumps({"request_id": request_id, "document": document, "policy_sha256": policy_sha256},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _decision_from_dict(data: dict) -> Decision:
+    """A recorded decision (:meth:`Decision.to_dict`) back as the gateway's :class:`Decision`."""
+    from ..gateway.decision import ExplanationEntry, Obligation
+
+    return Decision(
+        outcome=data["outcome"], fields=list(data["fields"]), clauses=list(data["clauses"]),
+        obligations=[Obligation(o["code"], o["text"], o.get("due_days")) for o in data["obligations"]],
+        reason=data["reason"], deciding_rule=data.get("deciding_rule"), policy_library=data["policy"]["library"],
+        policy_version=data["policy"]["version"], policy_sha256=data["policy"]["sha256"],
+        request_sha256=data["request_sha256"], action=data["action"], request_id=data.get("request_id"),
+        explanation=[ExplanationEntry(e["rule"], tuple(e["clauses"]), e["status"], e["effect"], why=e["why"])
+                     for e in data.get("explanation", [])])
 
 
 def _held_for(store: Store, conn, request_id: str) -> bool:
