@@ -42,9 +42,30 @@ def render_run_text(run: RetentionRun) -> str:
     return "\n".join(out)
 
 
+def _did_something(o) -> bool:
+    """Changed rows, or kept some for a reason (an exemption is worth reading)."""
+    return bool(o.aggregated or o.stripped or o.scrubbed or o.deleted or o.anonymised or o.staff_links_cleared
+                or sum(o.exempt.values()))
+
+
 def render_run_markdown(run: RetentionRun) -> str:
-    out = [f"# {_title(run)}", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in _rows(run)]
+    """The Prefect artifact: verification first, then the tables that had rows to act on (the others in one
+    line), short enough to read in a normal window."""
+    mode = "Dry run (nothing changed)" if run.dry_run else "Retention run"
+    out = [f"# {mode} as of {run.as_of.isoformat()} — {run.policy_library}"]
+    if run.verification is not None:
+        out += ["", f"**Verification: {'passed' if run.verification.ok else 'FAILED'}** "
+                    f"({len(run.batch_ids):,} batches)."]
+    acted = [o for o in run.tables if _did_something(o)]
+    quiet = [o.table for o in run.tables if o not in acted]
+    total = sum(o.stripped + o.deleted for o in run.tables)
+    out += ["", f"Rows stripped or deleted: **{total:,}** in {len(acted)} tables; policy {run.policy_version} "
+                f"(sha256 `{run.policy_sha256[:12]}`), run `{run.run_id}`."]
+    out += ["", "| " + " | ".join(_HEAD) + " |", "|---|---|" + "--:|" * (len(_HEAD) - 2)]
+    by_table = {o.table: o for o in acted}
+    out += ["| " + " | ".join(r) + " |" for r in _rows(run) if r[0] in by_table]
+    if quiet:
+        out += ["", "Nothing past retention in: " + ", ".join(quiet) + "."]
     exempt = _exempt_lines(run)
     if exempt:
         out += ["", "## Exempt (kept), by reason", ""] + [f"- {e}" for e in exempt]
@@ -52,6 +73,4 @@ def render_run_markdown(run: RetentionRun) -> str:
     if run.plan is not None:
         out += ["", "## Plan for this database", "", f"- {run.plan.release}"] + [f"- {c}" for c in run.plan.choices]
         out += [f"- out of scope by policy: {o['what']} — {o['reason']}" for o in run.plan.out_of_scope]
-    if run.verification is not None:
-        out += ["", f"Verification: **{'passed' if run.verification.ok else 'FAILED'}**; batches: {len(run.batch_ids)}."]
     return "\n".join(out) + "\n"
