@@ -7,7 +7,7 @@ import click
 
 from .. import settings
 from .options import policy_option, store_option
-from .output import refused_json, say
+from .output import refused_json
 
 
 @click.command("purge")
@@ -42,9 +42,12 @@ def purge(db, policy, store_url, scope, authorization, print_request, confirm, a
         with opened_store(store_url) as store:
             click.echo(json.dumps(new_purge_request(store, loaded, scope, execute=confirm), indent=2))
         return
+    from .progress import RunProgress
+
     try:
-        result, decision = authorized_purge(db, loaded, scope, authorization, store_url=store_url, confirm=confirm,
-                                            progress=None if as_json else say)
+        with RunProgress(plain=True if as_json else None) as shown:  # per table, not per batch (stderr)
+            result, decision = authorized_purge(db, loaded, scope, authorization, store_url=store_url,
+                                                confirm=confirm, progress=shown)
     except (PurgeRefusedError, AuthorizationRefusedError) as exc:
         if as_json:
             refused_json(exc)
