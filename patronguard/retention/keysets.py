@@ -1,6 +1,6 @@
 """A batch's key list as SQL on MariaDB/MySQL: ``column IN (the keys just selected and locked)``.
 
-A batch names up to ``batch_size`` keys (20,000 by default), and the same list
+A batch names up to ``batch_size`` keys (100,000 by default), and the same list
 is used three times per batch: aggregation, scrub and strip. As SQLAlchemy's
 expanding ``IN`` that is one bound parameter per key: SQLAlchemy renders a
 placeholder for each, then pymysql escapes each value and interpolates it
