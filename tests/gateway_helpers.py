@@ -8,8 +8,10 @@ GUARDIAN = {"role": "guardian", "borrowernumber": 5120}
 
 
 def req(action="list_checkouts", requester=PATRON, channel="in_person", fields=("titles", "due_dates"),
-        subject=4211, **evidence):
+        subject=4211, handled_by=None, **evidence):
     data = {"action": action, "requester": requester, "channel": channel, "evidence": evidence}
+    if handled_by is not None:
+        data["handled_by"] = handled_by
     if subject is not None:
         data["subject"] = {"borrowernumber": subject}
     if fields:

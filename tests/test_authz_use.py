@@ -281,7 +281,7 @@ def test_the_use_record_admits_exactly_one_of_two_concurrent_uses(backend, tmp_p
 
 # ----------------------------------------------------------------------------- stored requests
 def test_a_requests_authorization_is_refused_on_a_resubmitted_identical_request(director, tmp_path):
-    doc = json.loads((EXAMPLES / "westchester-s6-emergency.json").read_text())
+    doc = dict(json.loads((EXAMPLES / "westchester-s6-emergency.json").read_text()), handled_by="director")
     signed = dict(doc, evidence={**doc["evidence"], "written_authorization":
                                  _sign(parse_request(doc), director.private_key_path)})
     with opened_store(f"sqlite:///{tmp_path / 'store.db'}") as store:

@@ -22,6 +22,10 @@ def rule_status(decision, rule_id):
     return next(e for e in decision.explanation if e.rule == rule_id).status
 
 
+
+def entry_of(decision, rule_id):
+    return next(e for e in decision.explanation if e.rule == rule_id)
+
 # ---------------------------------------------------------------- §1 (a)–(c): what a Patron Record is
 def test_westchester_s1a_titles_and_loans_are_patron_records():
     d = decide(req(identification="current", fields=("titles", "loan_history", "holds", "search_history")), POLICY)
@@ -139,53 +143,96 @@ def test_westchester_s4_telephone_needs_the_full_barcode(barcode):
     assert d.outcome == "deny" and "full library card barcode" in d.reason
 
 
-def test_westchester_s4_telephone_limit_binds_every_caller():
+def test_westchester_s4_telephone_limit_binds_a_caller_asking_about_a_card_not_every_request():
+    # a third party's request decided by the Director under §5 is not "a caller asking about a card's items"
     kwargs = dict(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="telephone",
-                  legal_process="court_order", fields=("titles", "due_dates"))
+                  legal_process="court_order", fields=("titles", "due_dates"), handled_by="director")
     request, verify = signed(kwargs)
     d = decide(request, POLICY, verify_authorization=verify)
-    assert d.outcome == "allow_limited" and d.fields == ["due_dates"]
+    assert d.outcome == "allow" and d.fields == ["titles", "due_dates"]
+    assert entry_of(d, "westchester-4-telephone").status == "not_applicable"
+
+
+def test_westchester_s4_s3_unidentified_caller_still_gets_nothing():
+    d = decide(req(channel="telephone", barcode="partial", fields=("item_count", "due_dates")), POLICY)
+    assert d.outcome == "deny" and d.deciding_rule == "westchester-4-telephone"
+    d = decide(req(requester={"role": "guardian", "borrowernumber": 5120}, channel="telephone", barcode="full",
+                   fields=("item_count",)), POLICY)
+    assert d.outcome == "deny" and d.deciding_rule == "westchester-3-patron-or-guardian"
 
 
 # ---------------------------------------------------------------- §5: third parties
+TP = dict(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written")
+
+
 def test_westchester_s5_third_party_without_legal_process_is_denied():
-    d = decide(req(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written",
-                   consent="verbal"), POLICY)
-    assert d.outcome == "deny" and d.deciding_rule == "westchester-5-legal-basis"
+    for handler in (None, "desk_staff", "director"):
+        d = decide(req(**TP, consent="verbal", handled_by=handler), POLICY)
+        assert d.outcome == "deny" and d.deciding_rule == "westchester-5-legal-basis"
+        assert d.obligations == []
 
 
 @pytest.mark.parametrize("evidence", [
     {"legal_process": "subpoena"}, {"legal_process": "court_order"}, {"legal_process": "other_legal_process"},
-    {"consent": "signed_written"},
+    {"consent": "signed_written"}, {"legal_process": "unknown"}, {"consent": "unknown"},
 ])
-def test_westchester_s5_legal_basis_goes_to_the_director_for_validity(evidence):
-    d = decide(req(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written",
-                   **evidence), POLICY)
-    assert d.outcome == "refer"
+def test_westchester_s5_staff_refer_a_legal_basis_or_an_unknown_one_to_the_director(evidence):
+    d = decide(req(**TP, handled_by="desk_staff", **evidence), POLICY)
+    assert d.outcome == "refer" and d.deciding_rule == "westchester-5-staff-refer"
     assert [o.code for o in d.obligations] == ["determine_validity", "bill_requester_notice"]
 
 
-def test_westchester_s5_valid_request_released_and_costs_borne_by_requester():
-    kwargs = dict(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written",
-                  legal_process="subpoena", fields=("loan_history",))
-    request, verify = signed(kwargs)
+def test_westchester_s5_director_determines_validity_pending_until_signed():
+    d = decide(req(**TP, handled_by="director", legal_process="subpoena"), POLICY)
+    assert d.outcome == "pending" and d.deciding_rule == "westchester-5-validity"
+    assert "determine_validity" in [o.code for o in d.obligations]
+
+
+def test_westchester_s5_basis_unknown_to_the_director_is_established_first():
+    request, verify = signed(dict(TP, handled_by="director", legal_process="unknown", fields=("titles",)))
     d = decide(request, POLICY, verify_authorization=verify)
-    assert d.outcome == "allow" and d.fields == ["loan_history"]
-    assert "bill_requester" in [o.code for o in d.obligations]
+    assert d.outcome == "pending" and d.deciding_rule == "westchester-5-basis-unknown"
+    assert [o.code for o in d.obligations] == ["establish_basis"]
+
+
+def test_westchester_s5_with_counsel_when_necessary():
+    base = dict(TP, handled_by="director", legal_process="subpoena", fields=("titles",))
+    request, verify = signed(dict(base, counsel_review="requested"))
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "pending" and d.deciding_rule == "westchester-5-counsel-pending"
+    request, verify = signed(dict(base, counsel_review="advised_refusal"))
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "deny"
+    request, verify = signed(dict(base, counsel_review="advised_release"))
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "allow" and "counsel" in entry_of(d, "westchester-5-validity").why
+
+
+def test_westchester_s5_valid_request_released_and_costs_borne_by_requester():
+    for handler in ("director", "designee", "board"):
+        request, verify = signed(dict(TP, legal_process="subpoena", fields=("loan_history",), handled_by=handler))
+        d = decide(request, POLICY, verify_authorization=verify)
+        assert d.outcome == "allow" and d.fields == ["loan_history"]
+        assert "bill_requester" in [o.code for o in d.obligations]
+        why = entry_of(d, "westchester-5-validity").why
+        assert "Westchester §5" in why and "signed determination" in why
+
+
+def test_westchester_s5_staff_cannot_release_even_holding_the_directors_signature():
+    request, verify = signed(dict(TP, legal_process="subpoena", fields=("loan_history",), handled_by="desk_staff"))
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "refer"
 
 
 def test_westchester_s5_unverified_authorization_counts_for_nothing():
-    kwargs = dict(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written",
-                  legal_process="subpoena")
+    kwargs = dict(TP, legal_process="subpoena", handled_by="director")
     request, _ = signed(kwargs)
     d = decide(request, POLICY)        # no verifier given
-    assert d.outcome == "refer"
+    assert d.outcome == "pending"
     note = next(e for e in d.explanation if e.rule == "written_authorization")
     assert "not verified" in note.why
     # a signature bound to another request does not verify either
     other = req(**{**kwargs, "legal_process": "court_order"},
                 written_authorization=request.evidence.written_authorization)
-    assert decide(other, POLICY, verify_authorization=director_signed()).outcome == "refer"
+    assert decide(other, POLICY, verify_authorization=director_signed()).outcome == "pending"
 
 
 def test_westchester_s5_law_enforcement_and_media_are_third_parties():
@@ -195,37 +242,61 @@ def test_westchester_s5_law_enforcement_and_media_are_third_parties():
 
 
 # ---------------------------------------------------------------- §6: emergencies
-def test_westchester_s6_emergency_goes_to_the_director():
-    d = decide(req(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"},
-                   emergency="public_health", fields=("identity",)), POLICY)
+EMERGENCY = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"}, fields=("identity",))
+
+
+@pytest.mark.parametrize("handler", [None, "desk_staff", "supervisor", "board"])
+def test_westchester_s6_emergency_goes_to_the_director(handler):
+    d = decide(req(**EMERGENCY, emergency="public_health", handled_by=handler), POLICY)
     assert d.outcome == "refer" and d.obligations[0].code == "notify_director"
 
 
 def test_westchester_s6_director_authorized_emergency_release_requires_counsel():
-    kwargs = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"},
-                  emergency="public_safety", fields=("identity",))
     for signer in ("director", "designee"):
-        request, verify = signed(kwargs, signer)
+        request, verify = signed(dict(EMERGENCY, emergency="public_safety", handled_by=signer), signer)
         d = decide(request, POLICY, verify_authorization=verify)
         assert d.outcome == "allow"
         counsel = next(o for o in d.obligations if o.code == "consult_counsel")
         assert counsel.due_days == 7
 
 
+def test_westchester_s6_emergency_release_by_telephone_with_the_directors_signature():
+    request, verify = signed(dict(EMERGENCY, emergency="public_health", channel="telephone", handled_by="director",
+                                  fields=("identity", "titles")))
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "allow" and d.fields == ["identity", "titles"]
+
+
+def test_westchester_s6_director_unsigned_waits():
+    d = decide(req(**EMERGENCY, emergency="public_health", handled_by="director"), POLICY)
+    assert d.outcome == "pending" and d.deciding_rule == "westchester-6-director-decides"
+
+
 def test_westchester_s6_no_emergency_no_emergency_release():
-    kwargs = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"},
-                  fields=("identity",))
-    request, verify = signed(kwargs)
+    request, verify = signed(dict(EMERGENCY, handled_by="director"))
     d = decide(request, POLICY, verify_authorization=verify)
     assert d.outcome == "deny" and d.deciding_rule == "westchester-6-emergency"
 
 
+def test_westchester_s6_emergency_unknown_is_established_first():
+    request, verify = signed(dict(EMERGENCY, emergency="unknown", handled_by="director"))
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "pending" and d.deciding_rule == "westchester-6-emergency-unknown"
+    assert decide(req(**EMERGENCY, emergency="unknown"), POLICY).outcome == "refer"
+
+
 def test_westchester_s6_signer_who_is_not_director_or_designee_does_not_count():
-    kwargs = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"},
-                  emergency="public_safety", fields=("identity",))
-    request, _ = signed(kwargs)
+    request, _ = signed(dict(EMERGENCY, emergency="public_safety", handled_by="director"))
     d = decide(request, POLICY, verify_authorization=lambda a, s, n: (True, "ok", "staff"))
-    assert d.outcome == "refer"
+    assert d.outcome == "pending"
+
+
+def test_westchester_s5_purge_leaves_a_patron_under_legal_hold_out():
+    request, verify = signed(dict(action="purge", requester={"role": "director", "id": "d"}, channel="written",
+                                  fields=()))
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "allow"
+    d = decide(request, POLICY, verify_authorization=verify, legal_hold=True)
+    assert d.outcome == "deny" and d.deciding_rule == "westchester-5-purge-held"
 
 
 # ---------------------------------------------------------------- §2: purge and retention, §5: review

@@ -96,81 +96,105 @@ def test_westport_s3_purge_needs_verified_director_or_designee_authorization():
 def test_westport_s3_media_requests_go_to_the_media_policy():
     d = decide(req(action="media_request", requester={"role": "media", "id": "m"}, channel="telephone",
                    fields=("titles",)), POLICY)
+    assert d.outcome == "refer" and d.fields == []     # nothing is released by the gateway
     assert "route_to_media_policy" in [o.code for o in d.obligations]
-    assert d.outcome == "deny"           # and nothing is released: the statute binds the media too
-    assert entry(d, "westport-3-media").effect == "refer"
+    assert d.deciding_rule == "westport-3-media"
+    assert "Conn. Gen. Stat. §11-25(b)" in entry(d, "westport-3-media").why   # the statute binds the media too
 
 
 # ---------------------------------------------------------------- §4 law-enforcement requests
-def test_westport_s4_without_subpoena_or_court_order_explain_policy_and_refuse():
-    d = decide(req(action="law_enforcement_request", requester=POLICE, fields=("loan_history",)), POLICY)
-    assert d.outcome == "deny" and d.deciding_rule == "westport-4-process"
-    codes = [o.code for o in d.obligations]
-    assert "explain_policy" in codes and "refer_to_director" in codes
+LE = dict(action="law_enforcement_request", requester=POLICE, fields=("loan_history",))
+
+
+@pytest.mark.parametrize("handler", [None, "desk_staff", "supervisor", "board"])
+@pytest.mark.parametrize("process", ["none", "subpoena", "court_order", "unknown"])
+def test_westport_s4_staff_refer_every_inquiry_to_the_director_and_neither_release_nor_refuse(handler, process):
+    d = decide(req(**LE, handled_by=handler, legal_process=process), POLICY)
+    assert d.outcome == "refer" and d.deciding_rule == "westport-4-staff-refer" and "Director" in d.reason
+    director = next(o for o in d.obligations if o.code == "refer_to_director")
+    assert director.due_days == 0
+    if handler is None:          # absent means the desk, and the explanation says it was assumed
+        assert "taken as handled at the desk" in entry(d, "handled_by").why
+
+
+def test_westport_s4_staff_refer_even_with_the_directors_signature_in_hand():
+    request, verify = signed(**LE, handled_by="desk_staff", legal_process="court_order",
+                             counsel_review="advised_release")
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "refer"
+
+
+def test_westport_s4_director_without_subpoena_or_court_order_explains_policy_and_refuses():
+    d = decide(req(**LE, handled_by="director"), POLICY)
+    assert d.outcome == "deny" and d.deciding_rule == "westport-4-no-process"
+    assert "explain_policy" in [o.code for o in d.obligations]
     assert "subpoena or court order" in d.reason
 
 
-def test_westport_s4_refer_to_director_at_once():
-    d = decide(req(action="law_enforcement_request", requester=POLICE, fields=("loan_history",),
-                   legal_process="court_order"), POLICY)
-    assert d.outcome == "refer" and "Director" in d.reason
-    director = next(o for o in d.obligations if o.code == "refer_to_director")
-    assert director.due_days == 0
-    assert "refer_to_counsel" in [o.code for o in d.obligations]
+def test_westport_s4_process_unknown_is_established_first_not_refused():
+    d = decide(req(**LE, handled_by="director", legal_process="unknown"), POLICY)
+    assert d.outcome == "pending" and d.deciding_rule == "westport-4-process-unknown"
+    assert [o.code for o in d.obligations] == ["establish_process"]
+    request, verify = signed(**LE, handled_by="director", legal_process="unknown", consent="signed_written")
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "pending"   # never released meanwhile
 
 
-def test_westport_s4_court_order_waits_for_counsel_review():
-    kw = dict(action="law_enforcement_request", requester=POLICE, fields=("loan_history",),
-              legal_process="court_order", counsel_review="requested")
-    request, verify = signed(**kw)
-    d = decide(request, POLICY, verify_authorization=verify)
-    assert d.outcome == "pending" and d.deciding_rule == "westport-4-counsel-review"
+@pytest.mark.parametrize("process", ["subpoena", "court_order"])
+def test_westport_s4_process_goes_to_counsel_first_pending_with_the_statute_explained(process):
+    for review in ("none", "requested"):
+        request, verify = signed(**LE, handled_by="director", legal_process=process, counsel_review=review)
+        d = decide(request, POLICY, verify_authorization=verify)
+        assert d.outcome == "pending" and d.deciding_rule == "westport-4-counsel-review"
+        assert "refer_to_counsel" in [o.code for o in d.obligations]
+        why = entry(d, "westport-4-counsel-review").why
+        assert "Conn. Gen. Stat. §11-25(b)" in why and "court order or the user's written permission" in why
+        assert "Conn. Gen. Stat. §11-25(b)" in d.clauses
 
 
-def test_westport_s4_director_decides_on_counsels_advice():
-    kw = dict(action="law_enforcement_request", requester=POLICE, fields=("loan_history",),
-              legal_process="court_order", counsel_review="advised_release")
+@pytest.mark.parametrize("process", ["subpoena", "court_order"])
+def test_westport_s4_director_determines_on_counsels_advice(process):
+    kw = dict(**LE, handled_by="director", legal_process=process, counsel_review="advised_release")
     request, verify = signed(**kw)
     d = decide(request, POLICY, verify_authorization=verify)
     assert d.outcome == "allow" and d.fields == ["loan_history"]
-    refusal = dict(kw, counsel_review="advised_refusal")
-    request, verify = signed(**refusal)
+    assert d.deciding_rule == "westport-4-counsel-review" and "counsel" in d.reason and "Director" in d.reason
+    why = entry(d, "westport-4-director-determines").why
+    assert "Westport §4" in why and "counsel" in why         # which text and which advice it rests on
+    assert "compels production" in entry(d, "westport-4-counsel-review").why
+    request, verify = signed(**dict(kw, counsel_review="advised_refusal"))
     d = decide(request, POLICY, verify_authorization=verify)
     assert d.outcome == "deny" and d.deciding_rule == "westport-4-counsel-advised-refusal"
 
 
 def test_westport_s4_nothing_released_without_directors_written_authorization():
-    kw = dict(action="law_enforcement_request", requester=POLICE, fields=("loan_history",),
-              legal_process="court_order", counsel_review="advised_release")
-    assert decide(req(**kw), POLICY).outcome == "refer"
+    kw = dict(**LE, handled_by="director", legal_process="court_order", counsel_review="advised_release")
+    d = decide(req(**kw), POLICY)
+    assert d.outcome == "pending" and d.deciding_rule == "westport-4-director-determines"
     request, _ = signed(**kw)
     d = decide(request, POLICY)                 # presented, but no checker: never trusted blindly
-    assert d.outcome == "refer"
+    assert d.outcome == "pending"
     assert "not verified" in entry(d, "written_authorization").why
+    request, verify = signed("staff", **kw)     # signed, but not by the Director or designee
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "pending"
 
 
-def test_westport_s4_ct_11_25b_subpoena_alone_is_not_enough_the_stricter_reading_shows():
-    kw = dict(action="law_enforcement_request", requester=POLICE, fields=("loan_history",),
-              legal_process="subpoena", counsel_review="advised_release")
-    request, verify = signed(**kw)
-    d = decide(request, POLICY, verify_authorization=verify)
-    assert d.outcome == "deny" and d.deciding_rule == "ct-11-25b-third-party"
-    assert d.clauses[0] == "Conn. Gen. Stat. §11-25(b)" and "Westport §4" in d.clauses
-    assert "subpoena" in d.reason and "court order" in d.reason
-    why = entry(d, "ct-11-25b-third-party").why
-    assert "reads more strictly than Westport §4" in why
-    # the policy's own rules would have allowed it
-    assert entry(d, "westport-4-process").effect == "allow"
-    assert entry(d, "westport-4-counsel-review").effect == "allow"
+def test_westport_s4_designee_appointed_in_writing_acts_in_the_directors_absence():
+    kw = dict(**LE, handled_by="designee", legal_process="court_order", counsel_review="advised_release")
+    request, verify = signed("designee", **kw)
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "allow"
 
 
-def test_westport_ct_11_25b_third_party_needs_court_order_or_written_permission():
+def test_westport_ct_11_25b_written_permission_not_a_spoken_consent_the_stricter_reading_shows():
     base = dict(action="disclose_records", requester={"role": "third_party", "id": "t"}, channel="written",
-                fields=("loan_history",))
-    for evidence, outcome in (({"legal_process": "subpoena"}, "deny"),
-                              ({"legal_process": "other_legal_process"}, "deny"),
-                              ({"consent": "verbal"}, "deny"),
-                              ({"legal_process": "court_order"}, "allow"),
+                fields=("loan_history",), handled_by="director")
+    request, verify = signed(**base, consent="verbal")
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "deny" and d.deciding_rule in ("westport-4-no-process", "ct-11-25b-written-permission")
+    why = entry(d, "ct-11-25b-written-permission").why
+    assert "reads more strictly than Westport §4" in why
+    for evidence, outcome in (({"legal_process": "other_legal_process"}, "deny"),
+                              ({"legal_process": "subpoena"}, "pending"),
+                              ({"legal_process": "court_order"}, "pending"),
+                              ({"legal_process": "subpoena", "counsel_review": "advised_release"}, "allow"),
                               ({"consent": "signed_written"}, "allow")):
         request, verify = signed(**base, **evidence)
         assert decide(request, POLICY, verify_authorization=verify).outcome == outcome, evidence
@@ -180,13 +204,30 @@ def test_westport_s4_s5_emergency_is_a_similar_request_for_the_director():
     kw = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"},
               emergency="public_safety", fields=("identity",), consent="signed_written")
     assert decide(req(**kw), POLICY).outcome == "refer"
-    request, verify = signed(**kw)
+    request, verify = signed(**kw, handled_by="director")
     d = decide(request, POLICY, verify_authorization=verify)
     assert d.outcome == "allow" and "consult_counsel" in [o.code for o in d.obligations]
-    # without a court order or written permission the statute still refuses, emergency or not
+    # without a court order or written permission the Director refuses, emergency or not
     no_basis = {k: v for k, v in kw.items() if k != "consent"}
-    request, verify = signed(**no_basis)
+    request, verify = signed(**no_basis, handled_by="director")
     assert decide(request, POLICY, verify_authorization=verify).outcome == "deny"
+
+
+def test_westport_s4_emergency_by_telephone_follows_its_own_clause_not_the_card_limit():
+    kw = dict(action="emergency_release", requester={"role": "law_enforcement", "id": "ems"}, channel="telephone",
+              emergency="public_safety", fields=("identity", "titles"), consent="signed_written",
+              handled_by="director")
+    request, verify = signed(**kw)
+    d = decide(request, POLICY, verify_authorization=verify)
+    assert d.outcome == "allow" and d.fields == ["identity", "titles"]
+
+
+def test_westport_s4_purge_leaves_a_patron_under_legal_hold_out():
+    kw = dict(action="purge", requester={"role": "director", "id": "d"}, channel="written", fields=())
+    request, verify = signed(**kw)
+    assert decide(request, POLICY, verify_authorization=verify).outcome == "allow"
+    d = decide(request, POLICY, verify_authorization=verify, legal_hold=True)
+    assert d.outcome == "deny" and d.deciding_rule == "westport-4-purge-held" and "legal hold" in d.reason
 
 
 # ---------------------------------------------------------------- §5 enforcement and review, §6 amendment

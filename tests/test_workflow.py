@@ -47,13 +47,19 @@ def _purge_auth(store_url, scope, key, path, *, execute):
 
 def test_westport_s4_court_order_referred_held_then_released_on_counsel_and_signature(director, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    request = load_request(EXAMPLES / "westport-s4-court-order.json")
+    at_desk = dict(json.loads((EXAMPLES / "westport-s4-court-order.json").read_text()), handled_by="desk_staff")
+    request = parse_request(at_desk)
     with opened_store(store_url) as store:
         request_id = submit(store, request, actor="desk-3")
         first = decide_stored(store, request_id, WESTPORT, actor="desk-3")
-        assert first.outcome == "refer"
+        assert first.outcome == "refer"                  # §4: the desk refers at once, it neither releases nor refuses
         assert wf.get_request(store, request_id).state == "referred"
         assert store.active_legal_holds() == {request.subject.borrowernumber}   # legal process: records preserved
+        assert {o["code"] for o in wf.open_obligations(store)} >= {"refer_to_director"}
+
+        add_evidence(store, request_id, actor="director", handled_by="director")   # the Director takes it over
+        second = decide_stored(store, request_id, WESTPORT, actor="director")
+        assert second.outcome == "pending" and second.deciding_rule == "westport-4-counsel-review"
         assert {o["code"] for o in wf.open_obligations(store)} >= {"refer_to_director", "refer_to_counsel"}
 
         updated = add_evidence(store, request_id, actor="director", counsel="advised_release")
@@ -101,7 +107,7 @@ def test_a_signature_for_another_request_is_refused(director, tmp_path):
 
 
 def test_westchester_s6_emergency_opens_an_obligation_that_stays_until_closed(director, tmp_path):
-    doc = json.loads((EXAMPLES / "westchester-s6-emergency.json").read_text())
+    doc = dict(json.loads((EXAMPLES / "westchester-s6-emergency.json").read_text()), handled_by="director")
     signed = dict(doc, evidence={**doc["evidence"], "written_authorization":
                                  _sign(parse_request(doc), director)})
     with opened_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
@@ -135,6 +141,19 @@ def test_purge_needs_a_verified_authorization_for_that_scope(director, small_ils
     good = _purge_auth(store_url, "older-than:30", director, tmp_path / "good.json", execute=False)
     result, decision = authorized_purge(url, WESTCHESTER, "older-than:30", good, store_url=store_url, confirm=False)
     assert decision.outcome == "allow" and result["dry_run"] and result["plan"]
+
+
+def test_purge_of_a_patron_under_legal_hold_is_refused_with_the_clause(director, small_ils_sqlite_copy, tmp_path):
+    from patronguard.workflow.requests import place_hold_now
+
+    url, store_url = f"sqlite:///{small_ils_sqlite_copy}", f"sqlite:///{tmp_path / 'store.db'}"
+    with opened_store(store_url) as store:
+        place_hold_now(store, 12, reason="court order", placed_by="director")
+    good = _purge_auth(store_url, "patron:12", director, tmp_path / "held.json", execute=True)
+    with pytest.raises(PurgeRefusedError, match="legal hold"):
+        authorized_purge(url, WESTCHESTER, "patron:12", good, store_url=store_url, confirm=True)
+    (event,) = [e for e in _audit_payloads(store_url, "decision") if e.get("action") == "purge"]
+    assert event["outcome"] == "deny" and "Westchester §5" in event["clauses"]
 
 
 def _audit_payloads(store_url, kind):

@@ -7,7 +7,7 @@ import json
 import click
 
 from .. import settings
-from .options import actor_option, policy_option, store_option
+from .options import actor_option, as_of_option, ils_option, policy_option, store_option
 from .output import dumps, show_decision, show_table
 
 
@@ -25,7 +25,14 @@ def request() -> None:
 @click.argument("request_file", metavar="REQUEST.json")
 @policy_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (with the full explanation).")
-def decide_command(request_file: str, policy: str | None, as_json: bool) -> None:
+@ils_option()
+@store_option("store_url")
+@click.option("--consent-type", metavar="TYPE", default=None,
+              help="For a request about several patrons resting on each one's recorded consent "
+                   "(evidence.consent: per_patron): the patron_consent type that records it, e.g. DATA_SHARING.")
+@as_of_option()
+def decide_command(request_file: str, policy: str | None, as_json: bool, db: str | None, store_url: str | None,
+                   consent_type: str | None, as_of: str | None) -> None:
     """Decide one access request: allow, allow_limited, deny, refer or pending.
 
     Prints the one-sentence reason to read aloud, the outcome, the fields that
@@ -39,16 +46,34 @@ def decide_command(request_file: str, policy: str | None, as_json: bool) -> None
     `request submit` and `request process` to decide for the record.
     See docs/requests.md for the request format.
 
+    A request about several patrons (subjects: ids or a scope) is decided for
+    the set: its scope resolved against the ILS (--db), each patron's legal
+    hold read from the store (--store) and, with --consent-type, the consent
+    on record; the answer says for which patrons it differs (read-only).
+
     \b
     Example:
       patronguard request decide examples/requests/westport-s4-no-subpoena.json --policy policy/westport.yaml --json
+      patronguard request decide examples/requests/bulk/westchester-s5-collection-agency-overdue.json --policy policy/westchester.yaml
     """
-    from ..gateway import load_request, render_json, render_text
+    import datetime as dt
+
+    from ..gateway import load_request, render_bulk_json, render_bulk_text, render_json, render_text
     from ..policy import load_policy
     from ..workflow.service import decide_request
 
     loaded = load_policy(settings.policy_path(policy))
     req = load_request(request_file)
+    if req.is_bulk:
+        from ..workflow.bulk import decide_bulk_request
+
+        bulk = decide_bulk_request(req, loaded, ils_url=db, store_url=store_url, consent_type=consent_type,
+                                   as_of=dt.date.fromisoformat(as_of) if as_of else None)
+        click.echo(render_bulk_json(bulk) if as_json else render_bulk_text(bulk))
+        return
+    if consent_type:
+        from ..errors import InputError
+        raise InputError("--consent-type: only for a request about several patrons (subjects)")
     decision = decide_request(req, loaded)
     click.echo(render_json(decision) if as_json else render_text(decision))
 
@@ -62,7 +87,7 @@ def request_submit(file, store_url, actor) -> None:
 
     \b
     Example:
-      patronguard request submit examples/requests/westport-s4-subpoena-after-counsel.json --by desk-3
+      patronguard request submit examples/requests/westport-s4-court-order.json --by desk-3
     """
     from ..gateway import load_request
     from ..store import opened_store
@@ -124,18 +149,27 @@ def request_step(request_id, state, store_url, actor, note) -> None:
               help="Record counsel's review.")
 @click.option("--authorization", "authorization", metavar="FILE", default=None,
               help="Attach a signed written authorization (from `patronguard keys sign`).")
-def request_evidence(request_id, store_url, actor, counsel, authorization) -> None:
-    """Add evidence to a stored request: counsel's review, a signed written authorization.
+@click.option("--handled-by", "handled_by", type=click.Choice(["desk_staff", "supervisor", "director", "designee",
+                                                                "board"]), default=None,
+              help="Who handles the request now (the Director taking over what the desk referred).")
+@click.option("--legal-process", "legal_process",
+              type=click.Choice(["none", "subpoena", "court_order", "other_legal_process"]), default=None,
+              help="The legal process produced, once established.")
+def request_evidence(request_id, store_url, actor, counsel, authorization, handled_by, legal_process) -> None:
+    """Add evidence to a stored request: who handles it now, the legal process, counsel's review, a signed
+    written authorization (sign the request as updated: `request show ID --json`).
 
     \b
     Example:
+      patronguard request evidence 3f2c… --handled-by director --by director
       patronguard request evidence 3f2c… --counsel advised_release --authorization auth.json --by director
     """
     from ..store import opened_store
     from ..workflow.service import add_evidence
 
     with opened_store(store_url) as store:
-        add_evidence(store, request_id, actor=actor, counsel=counsel, authorization_path=authorization)
+        add_evidence(store, request_id, actor=actor, counsel=counsel, authorization_path=authorization,
+                     handled_by=handled_by, legal_process=legal_process)
         click.echo(f"{request_id}: evidence recorded")
 
 

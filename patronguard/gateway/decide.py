@@ -42,15 +42,19 @@ def _authorization(request: AccessRequest, sha: str, verify: Verifier | None,
                                            why=f"not verified: {reason}")
 
 
-def request_facts(request: AccessRequest, verified: bool = False, signer: str = "none") -> dict[str, Any]:
-    """The facts the rules test (see ``vocabulary.FACTS``)."""
+def request_facts(request: AccessRequest, verified: bool = False, signer: str = "none", *,
+                  legal_hold: bool = False) -> dict[str, Any]:
+    """The facts the rules test (see ``vocabulary.FACTS``). ``legal_hold``: the subject's records are under a
+    legal hold (known from the store; a request about several patrons is decided per group of patrons)."""
     ev = request.evidence
     subject = request.subject
     return {
         "action": request.action,
         "channel": request.channel,
+        "handled_by": request.handler,
         "requester.role": request.requester.role,
         "requester.is_subject": subject is not None and request.requester.borrowernumber == subject.borrowernumber,
+        "subject.legal_hold": legal_hold,
         "evidence.identification": ev.identification,
         "evidence.barcode": ev.barcode,
         "evidence.financial_responsibility": ev.financial_responsibility,
@@ -68,20 +72,41 @@ def request_facts(request: AccessRequest, verified: bool = False, signer: str = 
     }
 
 
-def decide(request: AccessRequest, loaded_policy: "LoadedPolicy", *,
-           verify_authorization: Verifier | None = None, now: dt.datetime | None = None) -> Decision:
-    """Decide ``request`` under ``loaded_policy``; never raises for a deny."""
-    policy = loaded_policy.policy
-    access = policy.access
+def access_of(loaded_policy: "LoadedPolicy"):
+    access = loaded_policy.policy.access
     if access is None:
         raise PolicyError(f"{loaded_policy.path}: access: this policy has no access rules; "
                           "add an access section (the gateway never falls back to a default policy)")
+    return access
+
+
+def decide(request: AccessRequest, loaded_policy: "LoadedPolicy", *,
+           verify_authorization: Verifier | None = None, now: dt.datetime | None = None,
+           legal_hold: bool = False) -> Decision:
+    """Decide ``request`` under ``loaded_policy``; never raises for a deny. ``legal_hold``: the subject's
+    records are under a legal hold (the caller knows it from the store). A request naming several patrons
+    is decided by :func:`patronguard.gateway.decide_bulk`."""
+    if request.is_bulk:
+        raise PolicyError("this request names several patrons (subjects): decide it with decide_bulk, "
+                          "which resolves the set and says for which patrons the answer differs")
+    access = access_of(loaded_policy)
+    sha = request_sha256(request)
+    verified, signer, auth_note = _authorization(request, sha, verify_authorization, now)
+    facts = request_facts(request, verified, signer, legal_hold=legal_hold)
+    return decide_facts(request, loaded_policy, access, facts, sha, auth_note)
+
+
+def decide_facts(request: AccessRequest, loaded_policy: "LoadedPolicy", access, facts: dict[str, Any],
+                 sha: str, auth_note: ExplanationEntry | None) -> Decision:
+    """The rules applied to facts already worked out (the single-patron path and each group of a bulk request)."""
     compiled = access.compiled
     cite = compiled.cites
     rule_cites = compiled.rule_cites
-    sha = request_sha256(request)
-    verified, signer, auth_note = _authorization(request, sha, verify_authorization, now)
-    facts = request_facts(request, verified, signer)
+    handler_note = None
+    if request.handled_by is None and any("handled_by" in cr.facts for cr in compiled.by_action[request.action]):
+        handler_note = ExplanationEntry("handled_by", (), "note", None,
+                                        why="the request does not say who is handling it, so it is taken as "
+                                            "handled at the desk (the least authority)")
 
     explanation: list[ExplanationEntry] = []
     applying = []
@@ -106,6 +131,11 @@ def decide(request: AccessRequest, loaded_policy: "LoadedPolicy", *,
             status = "not_met"
             why = None
             lazy = lambda r=rule: "applies; " + why_not(r.require, facts)
+        if branch.note:
+            inner_note = lazy
+            base_note = why
+            lazy = (lambda i=inner_note, b=base_note, n=branch.note: f"{i() if i else b}; {n}")
+            why = None
         if rule.stricter_than:
             stricter = ", ".join(cite[c] for c in rule.stricter_than)
             inner = lazy
@@ -117,6 +147,8 @@ def decide(request: AccessRequest, loaded_policy: "LoadedPolicy", *,
         explanation.append(ExplanationEntry(rule.id, cites, status, branch.outcome, why=why, lazy=lazy))
     if auth_note is not None:
         explanation.append(auth_note)
+    if handler_note is not None:
+        explanation.append(handler_note)
 
     result = combine(tuple(request.fields), applying, access.default)
     released = result.outcome in RELEASES

@@ -18,13 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..datafiles import describe_validation_error, read_structured
 from ..errors import InputError
 from .vocabulary import (
-    DATA_ACTIONS, SCOPE_ACTIONS, SUBJECT_ACTIONS, Action, Barcode, Channel, Consent, CounselReview, Duty,
-    Emergency, Identification, LegalProcess, RecordField, Role,
+    BULK_ACTIONS, DATA_ACTIONS, SCOPE_ACTIONS, SUBJECT_ACTIONS, Action, Barcode, Channel, Consent, CounselReview,
+    Duty, Emergency, HandledBy, Identification, LegalProcess, RecordField, Role,
 )
 
 
 #: Koha's borrowernumber is a signed 32-bit INT
 MAX_BORROWERNUMBER = 2**31 - 1
+#: the most patrons one request may name by id (a larger set is named by a scope)
+MAX_BULK_IDS = 1_000_000
+#: the sets of patrons a request may name by what they have in common, resolved against the ILS
+#: when the request is decided (:mod:`patronguard.gateway.scopes`)
+PatronScope = Literal["all_patrons", "overdue_items", "owing_fines", "expired_cards"]
 
 
 class _Strict(BaseModel):
@@ -46,6 +51,35 @@ class Subject(_Strict):
     """Whose Patron Record the request is about (Westchester §1: the patron it identifies)."""
 
     borrowernumber: int = Field(ge=1, le=MAX_BORROWERNUMBER, examples=[4211])
+
+
+class Subjects(_Strict):
+    """Several patrons at once (a data share, an export, a list for a collection agency): by id, or by a
+    scope the ILS resolves. The decision covers the set and says for which patrons it differs."""
+
+    borrowernumbers: list[int] | None = Field(default=None, min_length=1, max_length=MAX_BULK_IDS,
+                                              examples=[[4211, 5120, 7]])
+    scope: PatronScope | None = Field(default=None, examples=["overdue_items"])
+
+    @model_validator(mode="after")
+    def _ids_or_scope(self) -> "Subjects":
+        if (self.borrowernumbers is None) == (self.scope is None):
+            raise ValueError("give exactly one of borrowernumbers (a list of ids) or scope (e.g. \"overdue_items\")")
+        if self.borrowernumbers is not None:
+            bad = next((n for n in self.borrowernumbers if not 1 <= n <= MAX_BORROWERNUMBER), None)
+            if bad is not None:
+                raise ValueError(f"borrowernumbers: {bad} is not a borrowernumber (1 to {MAX_BORROWERNUMBER})")
+            if len(set(self.borrowernumbers)) != len(self.borrowernumbers):
+                raise ValueError("borrowernumbers: a patron is listed twice")
+        return self
+
+
+class Recipient(_Strict):
+    """Who will receive the data of a request about several patrons (a vendor, a consortium, an agency):
+    an opaque reference and what kind of party it is, never a person's name."""
+
+    id: str = Field(min_length=1, max_length=120, examples=["acme-collections"])
+    role: Role = Field(examples=["third_party"])
 
 
 class Evidence(_Strict):
@@ -90,16 +124,46 @@ class AccessRequest(_Strict):
     request_id: str | None = Field(default=None, max_length=120, examples=["desk-2026-0042"])
     action: Action = Field(examples=["list_checkouts"])
     requester: Requester
+    #: who is answering it now; absent means the desk (the least authority: it can only refer)
+    handled_by: HandledBy | None = Field(default=None, examples=["desk_staff"])
     subject: Subject | None = None
+    subjects: Subjects | None = None
+    recipient: Recipient | None = None
     channel: Channel = Field(examples=["in_person"])
     fields: list[RecordField] = Field(default=[], examples=[["titles", "due_dates"]])
     evidence: Evidence = Evidence()
     binding: Binding | None = None
 
+    @property
+    def handler(self) -> str:
+        """Who is handling it, as the rules see it: the desk unless the request says otherwise."""
+        return self.handled_by or "desk_staff"
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.subjects is not None
+
     @model_validator(mode="after")
     def _shape_fits_action(self) -> "AccessRequest":
-        if self.action in SUBJECT_ACTIONS and self.subject is None and self.action not in SCOPE_ACTIONS:
-            raise ValueError(f"action {self.action!r} is about one patron: give subject.borrowernumber")
+        if self.subjects is not None:
+            if self.action not in BULK_ACTIONS:
+                raise ValueError(f"action {self.action!r} is about one patron at a time; subjects (several "
+                                 f"patrons) is for: {', '.join(sorted(BULK_ACTIONS))}")
+            if self.subject is not None:
+                raise ValueError("give subject (one patron) or subjects (several), not both")
+            if self.recipient is None and self.action != "purge":
+                raise ValueError("a request about several patrons names its recipient: "
+                                 "recipient: {id: \"acme-collections\", role: third_party}")
+        elif self.evidence.consent == "per_patron":
+            raise ValueError("evidence.consent: per_patron (each patron's recorded consent) is only for a "
+                             "request naming several patrons (subjects)")
+        if self.recipient is not None and self.subjects is None:
+            raise ValueError("recipient is for a request about several patrons (subjects); "
+                             "for one patron the requester is the recipient")
+        if (self.action in SUBJECT_ACTIONS and self.subject is None and self.subjects is None
+                and self.action not in SCOPE_ACTIONS):
+            raise ValueError(f"action {self.action!r} is about a patron: give subject.borrowernumber "
+                             "(or subjects for several)")
         if self.action not in SUBJECT_ACTIONS and self.subject is not None and self.action != "review_decision":
             raise ValueError(f"action {self.action!r} is not about one patron: leave out subject")
         if self.action in DATA_ACTIONS and not self.fields:
@@ -133,8 +197,9 @@ def canonical_request(request: AccessRequest) -> dict[str, Any]:
     cannot be part of what it signs)."""
     data = request.model_dump(mode="json")
     data["evidence"].pop("written_authorization", None)
-    if data.get("binding") is None:     # requests without one hash as they always did
-        data.pop("binding", None)
+    for optional in ("binding", "handled_by", "subjects", "recipient"):
+        if data.get(optional) is None:  # requests without them hash as they always did
+            data.pop(optional, None)
     return data
 
 

@@ -41,6 +41,10 @@ class Branch(_Strict):
     obligations: list[ObligationSpec] = []
     reason: str = Field(min_length=1, max_length=400,
                         examples=["On the telephone we can give only the number of items and their due dates."])
+    #: what the person deciding must also read when this branch is taken (e.g. the statute counsel weighs);
+    #: it goes into the explanation, not the reason read aloud
+    note: str | None = Field(default=None, min_length=1, max_length=600,
+                             examples=["Conn. Gen. Stat. §11-25(b) names only a court order or written permission."])
 
     @field_validator("reason")
     @classmethod
@@ -120,6 +124,7 @@ class CompiledRule:
     target: Test
     require: Test | None
     actions: frozenset[str]          # the actions its target can match
+    facts: frozenset[str]            # the facts its target and requirements test
     not_applicable: str              # explanation when the action is not one of those
 
 
@@ -150,6 +155,7 @@ def compile_access(access: AccessPolicy) -> CompiledAccess:
             index=i, rule=rule, target=compile_condition(rule.when),
             require=compile_condition(rule.require) if rule.require is not None else None,
             actions=frozenset(actions),
+            facts=frozenset(rule.when.fields_tested() | (rule.require.fields_tested() if rule.require else set())),
             not_applicable=f"not applicable: speaks to {', '.join(sorted(actions))}",
         ))
     by_action = {a: tuple(r for r in compiled if a in r.actions) for a in ACTIONS}

@@ -31,6 +31,10 @@ Role = Literal[
     "media", "director", "designee", "board", "counsel",
 ]
 Channel = Literal["in_person", "telephone", "written", "online"]
+#: Who is handling the request — the person who must answer it now. The texts give desk staff no
+#: discretion over law-enforcement or third-party requests (Westport §4: "refer all law enforcement
+#: inquiries to the Library Director"; Westchester §5/§6: the Director, designee and/or Board decide).
+HandledBy = Literal["desk_staff", "supervisor", "director", "designee", "board"]
 
 #: What a request may ask to be told, and which part of a Patron Record it is.
 RecordField = Literal[
@@ -48,14 +52,18 @@ RecordField = Literal[
 
 Identification = Literal["none", "expired", "current"]
 Barcode = Literal["none", "partial", "full"]
-Consent = Literal["none", "verbal", "signed_written"]
-LegalProcess = Literal["none", "subpoena", "court_order", "other_legal_process"]
+#: ``unknown``: the person handling the request does not know (e.g. a clerk who was not shown the papers);
+#: it never satisfies a requirement, and the rules send such a request to whoever can find out.
+#: ``per_patron`` (only in a request naming several patrons): each patron's own consent as recorded in the ILS.
+Consent = Literal["none", "verbal", "signed_written", "unknown", "per_patron"]
+LegalProcess = Literal["none", "subpoena", "court_order", "other_legal_process", "unknown"]
 CounselReview = Literal["none", "requested", "advised_release", "advised_refusal"]
-Emergency = Literal["none", "public_health", "public_safety"]
+Emergency = Literal["none", "public_health", "public_safety", "unknown"]
 Duty = Literal["none", "system_administration", "library_transaction"]
 SignerRole = Literal["none", "director", "designee"]
 
 ACTIONS: tuple[str, ...] = get_args(Action)
+HANDLERS: tuple[str, ...] = get_args(HandledBy)
 ROLES: tuple[str, ...] = get_args(Role)
 CHANNELS: tuple[str, ...] = get_args(Channel)
 RECORD_FIELDS: tuple[str, ...] = get_args(RecordField)
@@ -67,6 +75,11 @@ SUBJECT_ACTIONS: frozenset[str] = frozenset({
 })
 #: Actions about one patron *or* a wider scope (a purge of everything older than N days has no subject).
 SCOPE_ACTIONS: frozenset[str] = frozenset({"purge"})
+#: Actions a request may ask about a set of patrons at once (``subjects``: ids or a scope):
+#: data shares and exports, law-enforcement or emergency requests naming many patrons, a purge of a set.
+BULK_ACTIONS: frozenset[str] = frozenset({
+    "disclose_records", "law_enforcement_request", "emergency_release", "staff_access", "purge",
+})
 #: Actions that hand data to someone: the request must list the fields it asks for.
 DATA_ACTIONS: frozenset[str] = frozenset(SUBJECT_ACTIONS - {"purge", "release_legal_hold"} | {"anonymised_statistics"})
 
@@ -78,8 +91,10 @@ BOOL = (True, False)
 FACTS: dict[str, tuple] = {
     "action": ACTIONS,
     "channel": CHANNELS,
+    "handled_by": HANDLERS,
     "requester.role": ROLES,
     "requester.is_subject": BOOL,
+    "subject.legal_hold": BOOL,               # the patron's records are under a legal hold (the store)
     "evidence.identification": get_args(Identification),
     "evidence.barcode": get_args(Barcode),
     "evidence.financial_responsibility": BOOL,

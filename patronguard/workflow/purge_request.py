@@ -179,7 +179,10 @@ def authorized_purge(ils_url: str | None, loaded: LoadedPolicy, scope_text: str,
         purpose = _purpose(expected["scope"], expected["cutoff"], confirm)
         checker = store_checker(store, action="purge", purpose=purpose,
                                 binding_check=lambda binding: purge_mismatch(binding, expected))
-        decision = decide(request, loaded, verify_authorization=checker)
+        # a patron under a legal hold is not purged (Westchester §5, Westport §4): the gateway says so, with
+        # the clause, before anything is planned
+        held = scope.borrowernumber is not None and scope.borrowernumber in store.active_legal_holds()
+        decision = decide(request, loaded, verify_authorization=checker, legal_hold=held)
         event = {"outcome": decision.outcome, "action": "purge", "clauses": decision.clauses,
                  "obligations": [o.code for o in decision.obligations], "request_sha256": decision.request_sha256,
                  "policy_version": decision.policy_version, "policy_sha256": decision.policy_sha256,

@@ -33,6 +33,10 @@ def signature_checker(action: str | None = None):
 
 
 def submit(store: Store, request: AccessRequest, *, actor: str) -> str:
+    if request.is_bulk:
+        raise InputError("a request about several patrons (subjects) is not kept in the request workflow: "
+                         "decide it with `patronguard request decide --db …`; the share gate and the purge "
+                         "record what they act on")
     return wf.receive(store, request.model_dump(mode="json"), action=request.action,
                       requester_role=request.requester.role, channel=request.channel,
                       request_sha256=request_sha256(request), actor=actor)
@@ -157,12 +161,14 @@ def _held_for(store: Store, conn, request_id: str) -> bool:
 
 
 def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | None = None,
-                 authorization_path: str | None = None) -> AccessRequest:
-    """Record counsel's review and/or attach a signed written authorization to a stored request.
+                 authorization_path: str | None = None, handled_by: str | None = None,
+                 legal_process: str | None = None) -> AccessRequest:
+    """Record who now handles a stored request (the Director taking over what the desk referred), the legal
+    process once established, counsel's review, and/or attach a signed written authorization.
 
-    Counsel's review is part of what the Director's authorization signs (the Director decides on
-    counsel's advice), so the stored request hash is brought up to date; the authorization itself is
-    not part of the hash it is bound to.
+    All but the authorization are part of what the Director's authorization signs (the Director decides,
+    on counsel's advice, a request handled by the Director), so the stored request hash is brought up to
+    date; the authorization itself is not part of the hash it is bound to.
     """
     import json
 
@@ -170,6 +176,12 @@ def add_evidence(store: Store, request_id: str, *, actor: str, counsel: str | No
     document = dict(record.document)
     evidence = dict(document.get("evidence") or {})
     notes = []
+    if handled_by:
+        document["handled_by"] = handled_by
+        notes.append(f"handled by: {handled_by}")
+    if legal_process:
+        evidence["legal_process"] = legal_process
+        notes.append(f"legal process: {legal_process}")
     if counsel:
         evidence["counsel_review"] = counsel
         notes.append(f"counsel review: {counsel}")
