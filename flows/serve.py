@@ -2,9 +2,9 @@
 
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve
 
-Serves the same three deployments as prefect.yaml: ``nightly-retention`` on its
+Serves the same four deployments as prefect.yaml: ``nightly-retention`` on its
 schedule (cron with the library's time zone, one run at a time) and
-``director-purge`` and ``disclosure-request`` on demand. Database URLs come
+``director-purge``, ``disclosure-request`` and ``share-export`` on demand. Database URLs come
 from this process's environment (``PATRONGUARD_ILS_URL``,
 ``PATRONGUARD_STORE_URL``) or Secret blocks named in the run form, never from
 parameters.
@@ -17,6 +17,7 @@ from prefect.schedules import Cron
 from flows.director_purge import director_purge
 from flows.disclosure_request import disclosure_request
 from flows.nightly_retention import nightly_retention
+from flows.share_export import share_export
 from schedules import NIGHTLY_RETENTION
 
 #: How many runs of a deployment may run at once (prefect.yaml repeats it; a test checks).
@@ -38,6 +39,11 @@ def deployments() -> list:
         disclosure_request.to_deployment(
             name="disclosure-request",
             description="Decide a stored disclosure request through the policy gateway (run on demand)",
+        ),
+        share_export.to_deployment(
+            name="share-export",
+            description="Release an export to a recipient through the share gate: gateway, leak scan (large "
+                        "exports on Dask), release or quarantine (run on demand)",
         ),
     ]
 

@@ -39,7 +39,7 @@ ORDER = [
     "request", "request decide", "request submit", "request process", "request step", "request evidence",
     "request list", "request show",
     "holds list", "holds release", "obligations list", "obligations close",
-    "purge",
+    "purge", "scan", "share",
     "audit verify", "audit repin", "audit report",
 ]
 

@@ -24,6 +24,7 @@ KIND_LABELS = {
     "director-key-pinned": "Director's public key pinned",
     "authorization-used": "Written authorization used",
     "plan-rehearsal": "Plan rehearsed (nothing written)",
+    "share": "Export through the share gate (released, quarantined or refused)",
 }
 
 #: Gateway decision outcomes.
@@ -32,7 +33,7 @@ OUTCOME_LABELS = {
     "allow_limited": "Allowed in part",
     "deny": "Refused",
     "refer": "Referred",
-    "pending": "Pending counsel review",
+    "pending": "Waiting (counsel's review, a fact to establish, or the Director's signed determination)",
 }
 
 #: Gateway actions (``patronguard/gateway/vocabulary.py``).

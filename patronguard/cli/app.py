@@ -19,6 +19,8 @@ from .policy import policy
 from .purge import purge
 from .requests import request
 from .retention import retention
+from .scan import scan
+from .share import share
 from .store import store
 
 PROG = "patronguard"
@@ -38,7 +40,7 @@ def cli() -> None:
     settings.quiet_third_parties()
 
 
-for _command in (ils, retention, policy, store, demo, request, keys, audit, holds, obligations, purge):
+for _command in (ils, retention, policy, store, demo, request, keys, audit, holds, obligations, purge, scan, share):
     cli.add_command(_command)
 harden(cli)  # strict types on every command's options, output files guarded (options.py)
 

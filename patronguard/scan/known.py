@@ -32,7 +32,7 @@ class KnownPatron:
     dateofbirth: str | None = None   # ISO YYYY-MM-DD
     #: the patron's id in the ILS (set by the ILS loader only): lets the share gate tell whose data a finding
     #: is; never printed, logged or written
-    borrowernumber: int | None = field(default=None, repr=False, compare=True)
+    borrowernumber: int | None = field(default=None, repr=False)
 
 
 #: the headers a known-patrons CSV may have (any of them, in any order)
