@@ -7,7 +7,6 @@ line and the header, never a value).
 from __future__ import annotations
 
 import csv
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..datafiles import check_day, describe_validation_error
 from ..errors import InputError, NotKohaShapedError
+from .readers_base import check_regular_nonempty
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def load_known_patrons_csv(path: str | Path) -> list[KnownPatron]:
     from .readers_text import detect_encoding
 
     path = Path(path)
-    _check_regular_nonempty(path)
+    check_regular_nonempty(path, f"expected a header line with any of {', '.join(CSV_HEADERS)}")
     with path.open("rb") as handle:
         if looks_binary(handle.read(64 * 1024)):
             raise InputError(f"{path}: binary file, not a CSV of known patrons")
@@ -108,19 +108,6 @@ def load_known_patrons_csv(path: str | Path) -> list[KnownPatron]:
         except csv.Error as exc:
             raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({str(exc)[:80]})") from None
     return list(dict.fromkeys(patrons))
-
-
-def _check_regular_nonempty(path: Path) -> None:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path}: not a regular file")
-    if info.st_size == 0:
-        raise InputError(f"{path}: empty file; expected a header line with any of {', '.join(CSV_HEADERS)}")
 
 
 def _check_header(path: Path, header: list[str]) -> None:

@@ -45,10 +45,8 @@ def file_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def check_input_file(path: str | Path) -> str:
-    """A readable, non-empty regular file of a known format whose first bytes fit that format; its format."""
-    path = Path(path)
-    kind = file_format(path)
+def check_regular_nonempty(path: Path, empty: str) -> None:
+    """``path`` is a regular, non-empty file; otherwise one line naming it (``empty`` says what was expected)."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -58,7 +56,14 @@ def check_input_file(path: str | Path) -> str:
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: not a regular file")
     if info.st_size == 0:
-        raise InputError(f"{path}: empty file; nothing to scan")
+        raise InputError(f"{path}: empty file; {empty}")
+
+
+def check_input_file(path: str | Path) -> str:
+    """A readable, non-empty regular file of a known format whose first bytes fit that format; its format."""
+    path = Path(path)
+    kind = file_format(path)
+    check_regular_nonempty(path, "nothing to scan")
     try:
         with path.open("rb") as handle:
             head = handle.read(SNIFF_BYTES)
