@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402  (the CLI's default)
+from procmem import reset_peak, status_mb  # noqa: E402 - benchmarks/ is on sys.path when run
 
 UNTIL = dt.date(2025, 12, 31)
 POLICY = str(ROOT / "policy/westchester.yaml")
@@ -177,28 +178,15 @@ def _side_patronguard(url: str, store_url: str, batch_size: int) -> dict:
     return measured | {"rows": deltas.counts["old_issues"].get("stripped", 0), "batches": len(ctx.batch_ids)}
 
 
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    """Linux keeps the parent's high-water mark across exec: start this process's peak afresh."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _child(args) -> None:
-    _reset_peak()
+    reset_peak()
     if args.side == "floor":
         out = _side_floor(args.url)
     else:
         out = _side_patronguard(args.url, args.store, args.batch_size)
-    out["peak_rss_mb"] = _status_mb("VmHWM")
+    out["peak_rss_mb"] = status_mb("VmHWM")
     print(json.dumps(out))
 
 

@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from patronguard.retention.context import DEFAULT_BATCH_SIZE  # noqa: E402  (the CLI's default)
+from procmem import reset_peak, status_mb  # noqa: E402 - benchmarks/ is on sys.path when run
 
 UNTIL = dt.date(2025, 12, 31)
 POLICY = str(ROOT / "policy/westchester.yaml")
@@ -70,19 +71,6 @@ TARGET = 1.5
 
 
 # ----------------------------------------------------------------------------- measuring in the child
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    """Linux keeps the parent's high-water mark across exec: start this process's peak afresh."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _fingerprint(engine, shape, pii_map) -> dict:
@@ -296,12 +284,12 @@ def _side_ours(url: str, store_url: str, batch_size: int, profile: str | None) -
     recover_pending_batches(ctx)
     planned = time.perf_counter()
     plan_cpu = _cpu_of(meter.stop())[1]
-    peak_after = {"plan": _status_mb("VmHWM")}
+    peak_after = {"plan": status_mb("VmHWM")}
     for table in plan.tables:
         meter.start()
         act_on_table(ctx, loaded, table, UNTIL, apply=apply_to_table)
         per_table[table], per_table_cpu[table] = _cpu_of(meter.stop())
-        peak_after[table] = _status_mb("VmHWM")
+        peak_after[table] = status_mb("VmHWM")
     seconds = time.perf_counter() - start
     if profiler:
         profiler.disable()
@@ -350,14 +338,14 @@ def _side_full(url: str, store_url: str, batch_size: int) -> dict:
 
 
 def _child(args) -> None:
-    _reset_peak()
+    reset_peak()
     if args.child == "floor":
         out = _side_floor(args.url)
     elif args.child == "ours":
         out = _side_ours(args.url, args.store, args.batch_size, args.profile_to)
     else:
         out = _side_full(args.url, args.store, args.batch_size)
-    out["peak_rss_mb"] = _status_mb("VmHWM")
+    out["peak_rss_mb"] = status_mb("VmHWM")
     print(json.dumps(out))
 
 

@@ -2,9 +2,9 @@
 
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve
 
-Serves the same four deployments as prefect.yaml: ``nightly-retention`` on its
+Serves the same five deployments as prefect.yaml: ``nightly-retention`` on its
 schedule (cron with the library's time zone, one run at a time) and
-``director-purge``, ``disclosure-request`` and ``share-export`` on demand. Database URLs come
+``director-purge``, ``disclosure-request``, ``share-export`` and ``anonymised-stats`` on demand. Database URLs come
 from this process's environment (``PATRONGUARD_ILS_URL``,
 ``PATRONGUARD_STORE_URL``) or Secret blocks named in the run form, never from
 parameters.
@@ -17,6 +17,7 @@ from prefect.schedules import Cron
 from flows.director_purge import director_purge
 from flows.disclosure_request import disclosure_request
 from flows.nightly_retention import nightly_retention
+from flows.anonymised_stats import anonymised_stats
 from flows.share_export import share_export
 from schedules import NIGHTLY_RETENTION
 
@@ -44,6 +45,11 @@ def deployments() -> list:
             name="share-export",
             description="Release an export to a recipient through the share gate: gateway, leak scan (large "
                         "exports on Dask), release or quarantine (run on demand)",
+        ),
+        anonymised_stats.to_deployment(
+            name="anonymised-stats",
+            description="Anonymised statistics for staff: counts by period, branch, collection and patron group, "
+                        "small cells suppressed, charted and scanned (run on demand; the form is the request)",
         ),
     ]
 

@@ -39,7 +39,7 @@ ORDER = [
     "request", "request decide", "request submit", "request process", "request step", "request evidence",
     "request list", "request show",
     "holds list", "holds release", "obligations list", "obligations close",
-    "purge", "scan", "share",
+    "purge", "scan", "share", "stats", "stats pls",
     "audit verify", "audit repin", "audit report",
 ]
 

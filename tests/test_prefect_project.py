@@ -173,4 +173,5 @@ def test_serve_main_passes_the_built_deployments_to_prefect_serve(monkeypatch):
     served = []
     monkeypatch.setattr(serve, "serve", lambda *deployments: served.extend(deployments))
     serve.main()
-    assert [d.name for d in served] == ["nightly-retention", "director-purge", "disclosure-request", "share-export"]
+    assert [d.name for d in served] == ["nightly-retention", "director-purge", "disclosure-request", "share-export",
+                                        "anonymised-stats"]

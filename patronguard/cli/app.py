@@ -21,6 +21,7 @@ from .requests import request
 from .retention import retention
 from .scan import scan
 from .share import share
+from .stats import stats
 from .store import store
 
 PROG = "patronguard"
@@ -40,7 +41,8 @@ def cli() -> None:
     settings.quiet_third_parties()
 
 
-for _command in (ils, retention, policy, store, demo, request, keys, audit, holds, obligations, purge, scan, share):
+for _command in (ils, retention, policy, store, demo, request, keys, audit, holds, obligations, purge, scan, share,
+                 stats):
     cli.add_command(_command)
 harden(cli)  # strict types on every command's options, output files guarded (options.py)
 
