@@ -126,10 +126,20 @@ class Clause(_Strict):
     text: str = Field(min_length=1)
 
 
+class StatisticsRules(_Strict):
+    """Disclosure control of anonymised statistics: the least number of distinct patrons a released cell
+    counts (a request may raise it, never lower it)."""
+
+    min_patrons_per_cell: StrictInt = Field(ge=2, le=1000, examples=[10])
+    clauses: list[str] = Field(min_length=1, examples=[["ct-11-25b"]])
+
+
 class Policy(_Strict):
     policy: Adoption
     clauses: dict[str, Clause] = Field(min_length=1)
     retention: RetentionSchedule
+    #: anonymised statistics' disclosure control; absent: the documented floor of 10 distinct patrons
+    statistics: StatisticsRules | None = None
     #: who may be told what (the access gateway); optional so a retention-only policy
     #: still loads, but the gateway refuses to decide under a policy without it.
     access: AccessPolicy | None = None
@@ -139,6 +149,8 @@ class Policy(_Strict):
         cited = list(self.retention.clauses)
         for rule in self.retention.schedule:
             cited.extend(rule.clauses)
+        if self.statistics is not None:
+            cited.extend(self.statistics.clauses)
         missing = sorted(set(cited) - set(self.clauses))
         if missing:
             raise ValueError(f"retention cites clause(s) {missing} that are not defined under clauses")
@@ -153,6 +165,12 @@ class Policy(_Strict):
                 raise ValueError(f"access.records cites clause(s) {missing} that are not defined under clauses")
             self.access.compiled.bind({cid: clause.cite for cid, clause in self.clauses.items()})
         return self
+
+    @property
+    def min_patrons_per_cell(self) -> int:
+        from ..stats.rules import DEFAULT_MIN_PATRONS
+
+        return self.statistics.min_patrons_per_cell if self.statistics is not None else DEFAULT_MIN_PATRONS
 
     @property
     def tz(self) -> ZoneInfo:

@@ -370,9 +370,11 @@ class ControlledStats:
                                                 if "distinct_patrons" in self.counts.values else {})}
 
 
-def disclosure_controlled(counts: StatsCounts, k: int) -> ControlledStats:
+def disclosure_controlled(counts: StatsCounts, k: int,
+                          released_before: dict[str, dict[tuple, int]] | None = None) -> ControlledStats:
     """Suppress each count measure's table (primary below ``k`` distinct patrons, then complementary so no
-    hidden count can be worked out from the totals: :func:`patronguard.stats.suppress`)."""
+    hidden count can be worked out from the totals: :func:`patronguard.stats.suppress`). ``released_before``:
+    per measure, the figures this table published earlier (:mod:`patronguard.stats.releases`)."""
     from .suppression import suppress
     from .table import Cell, CountTable
 
@@ -386,5 +388,7 @@ def disclosure_controlled(counts: StatsCounts, k: int) -> ControlledStats:
         patrons = counts.patrons[measure]
         table = CountTable(counts.dimensions, {c: Cell(n, patrons.get(c, 0) if n else 0) for c, n in cells.items()},
                            categories={d: v or ["-"] for d, v in categories.items()})
-        out.results[measure] = suppress(table, k=k)
+        # k was checked against the policy's floor when the request was decided (service.decide_stats)
+        out.results[measure] = suppress(table, k=k, policy_floor=k,
+                                        released_before=(released_before or {}).get(measure))
     return out

@@ -35,25 +35,28 @@ def decide_stats(request, policy_path: str | None) -> StatsDecision:
 
     refuse_disclosive_request(request.by, list(request.where))
     check_answerable(request)
-    k = minimum_patrons(request.min_count)
     loaded = load_policy(settings.policy_path(policy_path))
+    k = minimum_patrons(request.min_count, policy_floor=loaded.policy.min_patrons_per_cell)
     access = AccessRequest(action="anonymised_statistics", requester={"role": "staff", "id": request.requester},
                            channel="in_person", fields=["aggregate_counts"])
     return StatsDecision(loaded, decide(access, loaded), k)
 
 
 def count_and_suppress(request, k: int, *, ils_url: str | None, store_url: str | None):
-    """The counts (pushed down to SQL, warehouse and live merged) with small cells suppressed."""
+    """The counts (pushed down to SQL, warehouse and live merged) with small cells suppressed — keeping, and
+    protecting against, whatever this table released before."""
     from ..ils.piimap import builtin_pii_map
     from ..retention.engine import checked_hash_key
     from ..retention.report import opened_ils
     from ..store import opened_store
     from .query import check_where_values, count_statistics, disclosure_controlled
+    from .releases import earlier_releases, table_identity
 
     with opened_ils(ils_url, scan_unmapped=False) as (engine, shape), opened_store(store_url) as store:
         check_where_values(engine, shape, store, request)
         counts = count_statistics(engine, shape, builtin_pii_map("koha"), store, request, checked_hash_key(store))
-    return disclosure_controlled(counts, k)
+        earlier = earlier_releases(store, table_identity(request))
+    return disclosure_controlled(counts, k, earlier)
 
 
 def period_of(request) -> str:
@@ -109,7 +112,13 @@ def record_stats(store_url: str | None, request, decided: StatsDecision, control
         "released": controlled.summary() if controlled is not None else None, "scan": scan,
     }
     payload |= {k: v for k, v in (("actor", actor), ("flow_run_id", flow_run_id)) if v is not None}
+    from .releases import remember_release, table_identity
+
+    identity = table_identity(request)
+    payload["table_sha256"] = identity
     with opened_store(store_url) as store:
+        if controlled is not None:
+            remember_release(store, identity, controlled)     # later releases of this table keep these figures
         record_event(store, "anonymised-statistics", payload)
 
 

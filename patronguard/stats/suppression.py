@@ -205,8 +205,9 @@ def _check_published(table: CountTable, released_before: Mapping[Key, int]) -> d
     for key, number in released_before.items():
         table.index_of(key)
         if number != table.value(key):
-            raise InputError(f"released_before: the count published for {key_text(key)} differs from this table's; "
-                             "the data changed since, so the earlier release cannot be honoured as it stands")
+            raise InputError(f"this table was released before with another count for {key_text(key)}: the data "
+                             "behind it changed since, and a second, different figure next to the first would give "
+                             "away the difference; ask for a closed period (--to in the past) or another breakdown")
     return dict(released_before)
 
 

@@ -199,6 +199,22 @@ def _v6_idempotent_decisions(conn: Connection) -> None:
                          "ON obligations (request_id, decision_sha256, code)"))
 
 
+def _v7_stats_releases(conn: Connection) -> None:
+    """What each statistics table released (counts only, never a patron): a later release of the same table
+    must keep it, so complementary suppression protects against it too (issue 12)."""
+    md = sa.MetaData()
+    sa.Table(
+        "stats_releases", md,
+        sa.Column("table_sha256", sa.String(64), nullable=False),
+        sa.Column("measure", sa.String(32), nullable=False),
+        sa.Column("figures", sa.Text, nullable=False),         # JSON [[key, value], …]; a total's part is null
+        sa.Column("first_released_at", sa.DateTime, nullable=False),
+        sa.Column("last_released_at", sa.DateTime, nullable=False),
+        sa.PrimaryKeyConstraint("table_sha256", "measure"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipeline runs and legal holds", _v1_runs_and_holds),
     Migration(2, "batch ledger, statistics warehouse, audit events", _v2_ledger_warehouse_audit),
@@ -206,6 +222,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "access requests, their steps and obligations; holds linked to requests", _v4_workflow),
     Migration(5, "single-use written authorizations", _v5_authorization_uses),
     Migration(6, "retry-safe decisions: one decision per input, obligations keyed by it", _v6_idempotent_decisions),
+    Migration(7, "statistics releases: what each table published, kept by later releases", _v7_stats_releases),
 )
 
 _schema_migrations = sa.Table(
