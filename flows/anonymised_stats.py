@@ -49,6 +49,7 @@ def anonymised_stats(
                            description="e.g. branch=MAIN or patron_category=JUV")] = [],  # noqa: B006
     min_count: Annotated[int | None, Field(ge=1, le=1000, title="Minimum distinct patrons per cell (k)",
                                            description="Empty: the policy's floor (10); never lower.")] = None,
+    generalise: bool = False,
     out_dir: Annotated[str, Field(max_length=1000, title="Folder for the files on the worker",
                                   description="Empty: VAR/stats/RUN-ID.")] = "",
     policy_path: str = "",
@@ -67,6 +68,8 @@ def anonymised_stats(
         where: Only count rows with these values, DIM=VALUE (e.g. branch=MAIN, patron_category=JUV).
         min_count: k, the distinct patrons every released cell needs. Empty: the policy's floor (10); a request
             may raise it, never lower it.
+        generalise: Where cells fall below k, count by the next coarser period (month → quarter → year) instead
+            of suppressing them.
         out_dir: The folder on the worker for stats.csv, stats.png and summary.html. Empty: VAR/stats/RUN-ID.
         policy_path: The policy file on the worker; empty: PATRONGUARD_POLICY or the default policy.
         databases: Where the ILS and the store are (the worker's environment or named Secret blocks).
@@ -84,7 +87,7 @@ def anonymised_stats(
         record_stats_release(store_url, request, decided, None, None, requester, run_id)
         publish_audit_tree_head(store_url)
         return {"outcome": decided.decision.outcome, "reason": decided.decision.reason}
-    controlled = count_and_suppress(request, decided.k, ils_url, store_url)
+    request, controlled, generalised = count_and_suppress(request, decided.k, ils_url, store_url, generalise)
     folder = out_dir or str(var_dir() / "stats" / (run_id or "local"))
     release, paths = write_release(controlled, request, decided, folder)
     scan = scan_release(paths, ils_url)
@@ -92,4 +95,4 @@ def anonymised_stats(
     publish_stats_artifact(release, paths)
     publish_audit_tree_head(store_url)  # the audit log's external witness
     return {"outcome": decided.decision.outcome, "k": decided.k, "files": [str(p) for p in paths],
-            "suppressed": release.suppressed, "scan": scan}
+            "suppressed": release.suppressed, "generalised": generalised, "scan": scan}

@@ -38,12 +38,15 @@ def _csv(rows: list[dict]) -> str:
               help="Distinct patrons a released cell needs (default and floor: the policy's, 10).")
 @click.option("--out", "out_dir", metavar="DIR", default=None, help="Write stats.csv and stats.json into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the released table as JSON.")
+@click.option("--generalise", is_flag=True,
+              help="Where cells fall below k, count by the next coarser period (month → quarter → year) "
+                   "instead of suppressing them; the output says which.")
 @ils_option()
 @store_option("store_url")
 @policy_option()
 @click.pass_context
-def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_dir, as_json, db, store_url,
-          policy) -> None:
+def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_dir, as_json, generalise, db,
+          store_url, policy) -> None:
     """Anonymised statistics: counts by period, branch, collection, patron group — never by patron.
 
     Periods already anonymised come from the statistics warehouse, the rest
@@ -78,7 +81,13 @@ def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_
         service.record_stats(store_url, request, decided, None)
         click.echo(f"REFUSED: {decision.reason}")
         sys.exit(EXIT_REFUSED)
-    released = service.count_and_suppress(request, k, ils_url=db, store_url=store_url)
+    steps: list[str] = []
+    if generalise:
+        request, released, steps = service.count_generalising(request, k, ils_url=db, store_url=store_url)
+        for step in steps:
+            click.echo(f"generalised: {step} (cells below k at the finer period)", err=True)
+    else:
+        released = service.count_and_suppress(request, k, ils_url=db, store_url=store_url)
     scan = None
     if out_dir:
         _release, paths = service.write_release(released, request, decided, Path(out_dir))
@@ -88,7 +97,8 @@ def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_
                                         "rows": released.rows()}) + "\n", encoding="utf-8")
     service.record_stats(store_url, request, decided, released, scan=scan)
     rows = released.rows()
-    summary = released.summary() | {"decision": decision.outcome, "policy_version": loaded.version}
+    summary = released.summary() | {"decision": decision.outcome, "policy_version": loaded.version,
+                                    "generalised": steps}
     if as_json:
         click.echo(dumps(summary | {"rows": rows}))
     elif not out_dir:

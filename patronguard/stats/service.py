@@ -59,6 +59,37 @@ def count_and_suppress(request, k: int, *, ils_url: str | None, store_url: str |
     return disclosure_controlled(counts, k, earlier)
 
 
+#: the next coarser period, for generalising instead of suppressing
+COARSER = {"day": "week", "week": "month", "month": "quarter", "quarter": "year"}
+
+
+def generalised(request):
+    """The same request one period coarser (month → quarter …), or None when there is none coarser (or the
+    period is also a filter: widening it would count other periods)."""
+    for i, dim in enumerate(request.by):
+        if dim in COARSER and dim not in request.where:
+            by = list(request.by)
+            by[i] = COARSER[dim]
+            return request.model_copy(update={"by": by})
+    return None
+
+
+def count_generalising(request, k: int, *, ils_url: str | None, store_url: str | None):
+    """Count and suppress; while cells fall below k, try the next coarser period instead (recounted, so every
+    cell's distinct patrons are exact at the new grain). Returns (request as answered, result, steps taken)."""
+    steps: list[str] = []
+    controlled = count_and_suppress(request, k, ils_url=ils_url, store_url=store_url)
+    while any(r.primary for r in controlled.results.values()) or controlled.hidden_patrons:
+        coarser = generalised(request)
+        if coarser is None:
+            break
+        steps.append(f"{'/'.join(d for d in request.by if d in COARSER or d == 'year')} → "
+                     f"{'/'.join(d for d in coarser.by if d in COARSER or d == 'year')}")
+        request = coarser
+        controlled = count_and_suppress(request, k, ils_url=ils_url, store_url=store_url)
+    return request, controlled, steps
+
+
 def period_of(request) -> str:
     first = request.from_day.isoformat() if request.from_day else "the first loan"
     last = request.to_day.isoformat() if request.to_day else dt.date.today().isoformat()
