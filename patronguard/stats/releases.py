@@ -18,10 +18,12 @@ import sqlalchemy as sa
 from .table import TOTAL
 
 
-def table_identity(request) -> str:
-    """SHA-256 of the question a table answers (not k, not who asked)."""
+def table_identity(request, today: dt.date | None = None) -> str:
+    """SHA-256 of the question a table answers (not k, not who asked). An open period ends today: asked again
+    another day it is another table (its counts have moved on; see the README on differencing)."""
+    last = request.to_day or today or dt.date.today()
     canonical = {"by": list(request.by), "where": dict(sorted(request.where.items())),
-                 "from": str(request.from_day or ""), "to": str(request.to_day or "")}
+                 "from": str(request.from_day or ""), "to": str(last)}
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
