@@ -116,8 +116,7 @@ def test_redacted_copy_scanned_clean_is_released_in_place_of_the_file(gate, tmp_
 
 
 # ----------------------------------------------------------------------------- a share about many patrons
-@pytest.fixture
-def consent_share(tmp_path, monkeypatch):
+def _consent_request(tmp_path, monkeypatch, fields, name="vendor-share.json"):
     """A vendor share about three patrons resting on each one's recorded consent, signed by the Director."""
     keys = init_key(tmp_path / "keys", "director")
     monkeypatch.setenv("PATRONGUARD_DIRECTOR_PUBLIC_KEY", str(keys.public_key_path))
@@ -125,14 +124,35 @@ def consent_share(tmp_path, monkeypatch):
             "requester": {"role": "staff", "id": "staff-17"}, "handled_by": "director",
             "subjects": {"borrowernumbers": [*CONSENTING, REFUSED]},
             "recipient": {"id": "readsmart-vendor", "role": "third_party"}, "channel": "written",
-            "fields": ["identity", "loan_history"], "evidence": {"consent": "per_patron"}}
+            "fields": fields, "evidence": {"consent": "per_patron"}}
     signed = sign_request(parse_request(data), signer="director", scope=["disclose_records"],
                           expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1),
                           private_key_path=keys.private_key_path)
     data["evidence"]["written_authorization"] = signed
-    path = tmp_path / "vendor-share.json"
+    path = tmp_path / name
     path.write_text(json.dumps(data))
     return path
+
+
+@pytest.fixture
+def consent_share(tmp_path, monkeypatch):
+    return _consent_request(tmp_path, monkeypatch, ["identity", "loan_history"])
+
+
+def test_a_share_that_does_not_release_identity_carries_no_identifier_even_of_released_patrons(
+        gate, tmp_path, monkeypatch):
+    # Westchester §1(b): a card, a name, an email identify a patron; loan history alone must come de-identified
+    request = _consent_request(tmp_path, monkeypatch, ["loan_history"], name="history-only.json")
+    p = patrons(gate["ils_url"], *CONSENTING)
+    export = write_csv(tmp_path / "history.csv", ["cardnumber", "loans"],
+                       [[p[n]["cardnumber"], "12"] for n in CONSENTING])
+    result = share_file(export, to="readsmart-vendor", request=request, policy=POLICY,
+                        consent_type="GDPR_PROCESSING", **gate)
+    assert result.decision["outcome"] == "allow_limited" and result.decision["patrons_released"] == 0
+    assert result.outcome == "quarantined" and result.scan["entities"]["blocking"] == {"LIBRARY_CARD": 2}
+    clean = write_csv(tmp_path / "history-clean.csv", ["loans"], [["12"], ["7"]])
+    assert share_file(clean, to="readsmart-vendor", request=request, policy=POLICY,
+                      consent_type="GDPR_PROCESSING", **gate).outcome == "released"
 
 
 def test_consent_share_releases_only_the_consenting_patrons_data(gate, tmp_path, consent_share):

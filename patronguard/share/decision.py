@@ -20,6 +20,11 @@ from ..policy import LoadedPolicy
 
 #: the record fields that say nothing about a patron: a share of these only may hold no patron data at all
 AGGREGATE_FIELDS = frozenset({"aggregate_counts"})
+#: the record field a scanner finding is part of: every entity it finds (a card, a name, an email, a phone, an
+#: address, a birth date) identifies a patron — Westchester §1(b) "by name, address, telephone number, email
+#: address, or any other similar manner". A share whose decision does not release ``identity`` (loan history
+#: alone, fines alone) must therefore carry none of them, whoever they belong to.
+IDENTITY_FIELD = "identity"
 #: a recipient's name is a folder of the share folder: a plain, short name
 RECIPIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
@@ -28,8 +33,9 @@ RECIPIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 class ShareDecision:
     """What the gateway allows this share: whether anything may go, which fields, for which patrons.
 
-    ``released_patrons`` is None when no patron field is released (counts only: any finding blocks); else
-    the borrowernumbers whose data the decision releases (a finding attributable only to them is allowed).
+    ``released_patrons`` is None when the decision releases no patron's identity (counts only, or other fields
+    only: any finding blocks); else the borrowernumbers whose identity it releases (a finding attributable only
+    to them is allowed).
     """
 
     allowed: bool
@@ -106,10 +112,10 @@ def decide_share(request: AccessRequest, loaded: LoadedPolicy, *, to: str, ils_u
                                    consent_type=consent_type, now=now)
         releasing = [g for g in bulk.groups if g.decision.allowed]
         fields = tuple(dict.fromkeys(f for g in releasing for f in g.decision.fields))
-        released = frozenset(bulk.released)
+        identified = frozenset(n for g in releasing if IDENTITY_FIELD in g.decision.fields for n in g.patrons)
         return ShareDecision(
-            allowed=bool(released), outcome=bulk.outcome, reason=bulk.reason, clauses=tuple(bulk.clauses()),
-            fields=fields, released_patrons=released if set(fields) - AGGREGATE_FIELDS else None,
+            allowed=bool(bulk.released), outcome=bulk.outcome, reason=bulk.reason, clauses=tuple(bulk.clauses()),
+            fields=fields, released_patrons=identified if identified else None,
             patrons_named=bulk.total, **common)
     if consent_type:
         raise InputError("--consent-type: only for a request about several patrons (subjects)")
@@ -118,8 +124,8 @@ def decide_share(request: AccessRequest, loaded: LoadedPolicy, *, to: str, ils_u
     decision = decide_request(request, loaded, now=now)
     fields = tuple(decision.fields) if decision.allowed else ()
     subject = request.subject.borrowernumber if request.subject is not None else None
-    patron_fields = bool(set(fields) - AGGREGATE_FIELDS)
-    released = frozenset({subject} if subject is not None else ()) if patron_fields else None
+    identity = IDENTITY_FIELD in fields
+    released = frozenset({subject} if subject is not None else ()) if identity else None
     return ShareDecision(
         allowed=decision.allowed, outcome=decision.outcome, reason=decision.reason, clauses=tuple(decision.clauses),
         fields=fields, released_patrons=released, patrons_named=1 if subject is not None else 0, **common)
