@@ -62,7 +62,7 @@ def anonymised_stats(
             branch, item type, collection, location, patron category, age band). Never by patron or title.
         requester: Your staff id. The gateway decides; the audit log records it with this flow run's id.
         measures: The counts to release: checkouts, renewals, returns, distinct patrons, holds placed, holds
-            filled.
+            filled, removed patrons (by year, branch, patron category and age band only).
         from_day: The first day counted (included). Empty: since the first loan.
         to_day: The last day counted (included). Empty: up to today.
         where: Only count rows with these values, DIM=VALUE (e.g. branch=MAIN, patron_category=JUV).

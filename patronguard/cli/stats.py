@@ -29,7 +29,8 @@ def _csv(rows: list[dict]) -> str:
               help="Dimensions: day, week, month, quarter or year (one), branch, itemtype, collection, "
                    "patron_category, age_band.")
 @click.option("--measures", metavar="M,M…", default="checkouts", show_default=True,
-              help="checkouts, renewals, returns, distinct_patrons, holds_placed, holds_filled.")
+              help="checkouts, renewals, returns, distinct_patrons, holds_placed, holds_filled, removed_patrons "
+                   "(by year, branch, patron_category, age_band only).")
 @click.option("--from", "from_day", metavar="DATE", default=None, help="First day, YYYY-MM-DD (included).")
 @click.option("--to", "to_day", metavar="DATE", default=None, help="Last day, YYYY-MM-DD (included).")
 @click.option("--where", "where", metavar="DIM=VALUE", multiple=True, help="Only rows with this value (repeatable).")

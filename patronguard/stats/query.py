@@ -94,8 +94,6 @@ PATRONS_OF = MeasureSpec("loans", None, "rows")
 NOT_ANSWERED = {
     "new_registrations": "patrons removed by retention keep only their enrolment year in the warehouse, so "
                          "registrations by any other period cannot be complete",
-    "removed_patrons": "not answered by this version (see stats_patrons_removed: expiry year, branch, "
-                       "category, age band)",
 }
 
 
@@ -118,6 +116,10 @@ def check_answerable(request: StatsRequest) -> None:
     for m in request.measures:
         if m not in ANSWERED_MEASURES:
             raise InputError(f"--measures: {m} cannot be answered: {NOT_ANSWERED[m]}")
+    if "removed_patrons" in request.measures:
+        from .query_removed import check_removed_answerable
+
+        check_removed_answerable(request)
     if "location" in request.grouping:
         raise InputError("--by: location is not kept in the statistics warehouse (an item's shelving location "
                          "is not part of a counted row), so totals by it cannot be complete; use collection")
@@ -259,6 +261,12 @@ def count_statistics(ils: Engine, shape: IlsShape, pii_map: PiiMap, store: Store
     patrons: dict[str, dict[tuple, int]] = {}
     families: dict[tuple, tuple[dict, dict]] = {}
     for measure in request.measures:
+        if measure == "removed_patrons":      # one patron per removal: the count is its own distinct patrons
+            from .query_removed import removed_counts
+
+            cells = _project(removed_counts(store, request), by_positions)
+            values[measure], patrons[measure] = cells, dict(cells)
+            continue
         spec = PATRONS_OF if measure == "distinct_patrons" else MEASURE_SPECS[measure]
         fam_key = (spec.family, spec.events)
         if fam_key not in families:
