@@ -36,10 +36,6 @@ class StatsRelease:
     def interior(self) -> list[dict]:
         return [r for r in self.rows if all(r.get(d) != "*" for d in self.dimensions)]
 
-    @property
-    def hidden(self) -> int:
-        return sum(v.get("primary", 0) + v.get("secondary", 0) for v in self.suppressed.values())
-
 
 def release_from(controlled, *, title: str, decision, period: str) -> StatsRelease:
     """A :class:`StatsRelease` from the disclosure-controlled result (:class:`patronguard.stats.query.ControlledStats`)."""

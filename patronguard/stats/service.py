@@ -8,7 +8,6 @@ Each step is its own function so the flow can run them as named tasks in order.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +150,3 @@ def record_stats(store_url: str | None, request, decided: StatsDecision, control
         if controlled is not None:
             remember_release(store, identity, controlled)     # later releases of this table keep these figures
         record_event(store, "anonymised-statistics", payload)
-
-
-def clean_folder(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
