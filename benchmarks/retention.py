@@ -144,7 +144,7 @@ def _side_floor(url: str) -> dict:
     cutoff = cutoff_for(UNTIL, loaded.policy.rule_for("loan_history").keep_days)
     eligible = scope.eligible(cutoff)
     facts = circulation_facts(scope, shape, pii_map, scope.table_map.aggregate, eligible)
-    stats = sa.Table("bench_floor_stats", sa.MetaData(), *(sa.Column(c.name, sa.String(40)) for c in facts.selected_columns[:7]),
+    stats = sa.Table("bench_floor_stats", sa.MetaData(), *(sa.Column(c.name, sa.String(40)) for c in facts.selected_columns[:8]),
                      sa.Column("events", sa.Integer), sa.Column("renewals", sa.Integer), sa.Column("amount", sa.Numeric(18, 2)))
     with engine.begin() as conn:
         stats.drop(conn, checkfirst=True)

@@ -134,7 +134,7 @@ class _Floor:
         self.actions = policy_actions(pii_map, loaded)
         md = sa.MetaData()
         self.stats = sa.Table("bench_floor_stats", md, *(sa.Column(n, sa.String(80)) for n in (
-            "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band")),
+            "event", "day", "branch", "itemtype", "ccode", "location", "patron_category", "age_band")),
             sa.Column("events", sa.Integer), sa.Column("renewals", sa.Integer), sa.Column("amount", sa.Numeric(18, 2)))
         patron_key = shape.tables[pii_map.patron_table].c[pii_map.patron_key]
         self.gone = sa.Table("bench_floor_patrons", md, sa.Column("patron", patron_key.type, primary_key=True,

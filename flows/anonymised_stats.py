@@ -16,7 +16,7 @@ from patronguard.settings import quiet_third_parties
 quiet_third_parties()
 
 import datetime as dt  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import Annotated, Literal  # noqa: E402
 
 from prefect import flow  # noqa: E402
 from pydantic import Field  # noqa: E402
@@ -43,13 +43,19 @@ def anonymised_stats(
     measures: Annotated[list[Measure], Field(min_length=1, max_length=8, title="Measures",
                                              description="Counts to release.")] = ["checkouts"],  # noqa: B006
     from_day: Annotated[dt.date | None, Field(title="From (first day, included)")] = None,
-    to_day: Annotated[dt.date | None, Field(title="To (last day, included)")] = None,
+    to_day: Annotated[dt.date | None, Field(title="To (last day, included)",
+                                            description="A day before today. Empty: the end of the last "
+                                                        "complete month.")] = None,
     where: Annotated[list[Annotated[str, Field(pattern=FILTER)]],
                      Field(max_length=6, title="Only where (DIM=VALUE)",
                            description="e.g. branch=MAIN or patron_category=JUV")] = [],  # noqa: B006
     min_count: Annotated[int | None, Field(ge=1, le=1000, title="Minimum distinct patrons per cell (k)",
                                            description="Empty: the policy's floor (10); never lower.")] = None,
-    generalise: bool = False,
+    wide_age_bands: Annotated[bool, Field(title="Wide age bands (0-17, 18-64, 65+)")] = False,
+    generalise: Annotated[list[Literal["age_band", "period"]],
+                          Field(max_length=2, title="Where cells fall below k, widen instead of suppressing",
+                                description="age_band: narrow → wide bands; period: month → quarter → year. "
+                                            "In the order chosen.")] = [],  # noqa: B006
     out_dir: Annotated[str, Field(max_length=1000, title="Folder for the files on the worker",
                                   description="Empty: VAR/stats/RUN-ID.")] = "",
     policy_path: str = "",
@@ -62,14 +68,17 @@ def anonymised_stats(
             branch, item type, collection, location, patron category, age band). Never by patron or title.
         requester: Your staff id. The gateway decides; the audit log records it with this flow run's id.
         measures: The counts to release: checkouts, renewals, returns, distinct patrons, holds placed, holds
-            filled, removed patrons (by year, branch, patron category and age band only).
+            filled, removed patrons (by year, branch, patron category and age band only), new registrations (by
+            period, branch, patron category and age band at enrolment).
         from_day: The first day counted (included). Empty: since the first loan.
-        to_day: The last day counted (included). Empty: up to today.
+        to_day: The last day counted (included), a day before today. Empty: up to the end of the last complete
+            month (a table covers closed days only).
         where: Only count rows with these values, DIM=VALUE (e.g. branch=MAIN, patron_category=JUV).
         min_count: k, the distinct patrons every released cell needs. Empty: the policy's floor (10); a request
             may raise it, never lower it.
-        generalise: Where cells fall below k, count by the next coarser period (month → quarter → year) instead
-            of suppressing them.
+        wide_age_bands: Count age bands as 0-17, 18-64 and 65+ instead of the narrow bands.
+        generalise: Where cells fall below k, widen instead of suppressing them, in the order chosen: age_band
+            (narrow → wide bands), period (the next coarser period: month → quarter → year).
         out_dir: The folder on the worker for stats.csv, stats.png and summary.html. Empty: VAR/stats/RUN-ID.
         policy_path: The policy file on the worker; empty: PATRONGUARD_POLICY or the default policy.
         databases: Where the ILS and the store are (the worker's environment or named Secret blocks).
@@ -77,17 +86,18 @@ def anonymised_stats(
     from patronguard.settings import var_dir
 
     raw = {"by": list(by), "measures": list(measures), "where": list(where), "requester": requester.strip(),
-           "min_count": min_count}
+           "min_count": min_count, "wide_age_bands": wide_age_bands}
     raw |= {k: v for k, v in (("from", from_day), ("to", to_day)) if v is not None}
     request = parse_stats_request(**raw)
     ils_url, store_url = databases.ils_url(), databases.store_url()
     run_id = flow_run_id()
     decided = decide_stats_request(request, policy_path or None)
+    request = decided.request  # its period pinned to closed days
     if not decided.decision.allowed:
         record_stats_release(store_url, request, decided, None, None, requester, run_id)
         publish_audit_tree_head(store_url)
         return {"outcome": decided.decision.outcome, "reason": decided.decision.reason}
-    request, controlled, generalised = count_and_suppress(request, decided.k, ils_url, store_url, generalise)
+    request, controlled, generalised = count_and_suppress(request, decided.k, ils_url, store_url, tuple(generalise))
     folder = out_dir or str(var_dir() / "stats" / (run_id or "local"))
     release, paths = write_release(controlled, request, decided, folder)
     scan = scan_release(paths, ils_url)

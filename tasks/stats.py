@@ -21,10 +21,11 @@ def decide_stats_request(request, policy_path: str | None):
 
 
 @task(name="count-and-suppress", **PATRON_DATA, **DATABASE_IO)
-def count_and_suppress(request, k: int, ils_url: str | None, store_url: str | None, generalise: bool = False):
-    """(request as answered, disclosure-controlled counts, generalisation steps taken)."""
+def count_and_suppress(request, k: int, ils_url: str | None, store_url: str | None, generalise: tuple = ()):
+    """(request as answered, disclosure-controlled counts, generalisation steps taken); ``generalise``: what may
+    be widened instead of suppressed (``age_band``, ``period``), in order."""
     if generalise:
-        return service.count_generalising(request, k, ils_url=ils_url, store_url=store_url)
+        return service.count_generalising(request, k, ils_url=ils_url, store_url=store_url, widen=tuple(generalise))
     return request, service.count_and_suppress(request, k, ils_url=ils_url, store_url=store_url), []
 
 

@@ -18,7 +18,8 @@ def _rows(seed: int, dates: bool) -> list[tuple]:
     for _ in range(3000):
         day = dt.date(2024, rng.randint(1, 3), rng.randint(1, 28))
         out.append((rng.choice(["issue", "renew", "return"]), day if dates else day.isoformat(),
-                    rng.choice(["MAIN", "NORTH"]), rng.choice(["BK", "DVD"]), "?", rng.choice(["PT", "J"]),
+                    rng.choice(["MAIN", "NORTH"]), rng.choice(["BK", "DVD"]), "?", rng.choice(["GEN", "CHILD", "?"]),
+                    rng.choice(["PT", "J"]),
                     rng.choice(["0-12", "25-44", "?"]), rng.randint(1, 400),
                     rng.choice([1, 1, 1, 2]), rng.choice([0, 0, 1, 3, None]),
                     rng.choice([0, None, Decimal("1.50"), Decimal("0.25")])))
@@ -29,15 +30,15 @@ def _expected(rows):
     facts, cells = {}, defaultdict(set)
     for r in rows:
         day = r[1] if isinstance(r[1], str) else r[1].isoformat()
-        dims = (r[0], day, *r[2:7])
+        dims = (r[0], day, *r[2:8])
         f = facts.setdefault(dims, [0, 0, 0])
-        f[0] += r[8]
-        f[1] += r[9] or 0
-        f[2] += r[10] or 0
-        cells[(day[:7], r[2], r[5], r[6])].add(r[7])
+        f[0] += r[9]
+        f[1] += r[10] or 0
+        f[2] += r[11] or 0
+        cells[(day[:7], r[2], r[6], r[7])].add(r[8])
     circulation = sorted(("loans", *k, v[0], v[1], str(v[2])) for k, v in facts.items())
     sketches = {("loans", *c): sketch.cell_hashes(KEY, ("loans", *c), p) for c, p in cells.items()}
-    return circulation, sketches, sum(r[8] for r in rows)
+    return circulation, sketches, sum(r[9] for r in rows)
 
 
 def test_add_facts_sums_cells_and_collects_patrons_exactly():
@@ -60,12 +61,12 @@ def test_add_facts_in_batches_is_the_same_as_in_one():
     assert batched.cells == once.cells  # sketches merge to what one pass gives
     totals = defaultdict(lambda: [0, 0, Decimal(0)])
     for fact in batched.circulation:
-        t = totals[fact[1:8]]
-        t[0] += fact[8]
-        t[1] += fact[9]
-        t[2] += Decimal(fact[10])
+        t = totals[fact[1:9]]
+        t[0] += fact[9]
+        t[1] += fact[10]
+        t[2] += Decimal(fact[11])
     assert sorted((("loans", *k, v[0], v[1], v[2]) for k, v in totals.items())) == \
-        sorted(("loans", *f[1:10], Decimal(f[10])) for f in once.circulation)
+        sorted(("loans", *f[1:11], Decimal(f[11])) for f in once.circulation)
 
 
 def test_add_facts_of_nothing_adds_nothing():

@@ -33,7 +33,8 @@ BAD = [
     (["--by", "ｂranch"], "--by"),                             # fullwidth b
     (["--by", "borrowernumber"], "--by"),
     (["--by", "month,year"], "--by"),
-    (["--by", "location"], "--by"),
+    (["--by", "location", "--where", "location=NOPE"], "--where"),
+    (["--by", "month", "--where", "location=GEN' OR '1'='1"], "--where"),
     (["--by", "month", "--measures", "checkouts;DELETE FROM borrowers"], "--measures"),
     (["--by", "month", "--measures", "titles"], "--measures"),
     (["--by", "day", "--measures", "distinct_patrons"], "--measures"),

@@ -27,27 +27,33 @@ def _csv(rows: list[dict]) -> str:
 @click.group("stats", invoke_without_command=True)
 @click.option("--by", "by", metavar="DIM,DIM…", default=None,
               help="Dimensions: day, week, month, quarter or year (one), branch, itemtype, collection, "
-                   "patron_category, age_band.")
+                   "location, patron_category, age_band.")
 @click.option("--measures", metavar="M,M…", default="checkouts", show_default=True,
               help="checkouts, renewals, returns, distinct_patrons, holds_placed, holds_filled, removed_patrons "
-                   "(by year, branch, patron_category, age_band only).")
+                   "(by year, branch, patron_category, age_band only), new_registrations (by period, branch, "
+                   "patron_category, age_band at enrolment).")
 @click.option("--from", "from_day", metavar="DATE", default=None, help="First day, YYYY-MM-DD (included).")
-@click.option("--to", "to_day", metavar="DATE", default=None, help="Last day, YYYY-MM-DD (included).")
+@click.option("--to", "to_day", metavar="DATE", default=None,
+              help="Last day, YYYY-MM-DD (included), before today (default: the end of the last complete month).")
 @click.option("--where", "where", metavar="DIM=VALUE", multiple=True, help="Only rows with this value (repeatable).")
 @click.option("--requester", metavar="ID", default=None, help="Who asks (a member of staff); the gateway decides.")
 @click.option("--min-count", "min_count", metavar="K", default=None,
               help="Distinct patrons a released cell needs (default and floor: the policy's, 10).")
 @click.option("--out", "out_dir", metavar="DIR", default=None, help="Write stats.csv and stats.json into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the released table as JSON.")
-@click.option("--generalise", is_flag=True,
-              help="Where cells fall below k, count by the next coarser period (month → quarter → year) "
-                   "instead of suppressing them; the output says which.")
+@click.option("--generalise", "generalise", is_flag=False, flag_value="age_band,period", default=None,
+              metavar="[WHAT,WHAT]",
+              help="Where cells fall below k, widen instead of suppressing: age_band (narrow → wide bands), "
+                   "period (month → quarter → year), in the order given; alone: both, age bands first. "
+                   "The output says what was widened.")
+@click.option("--wide-age-bands", "wide_age_bands", is_flag=True,
+              help="Count age bands as 0-17, 18-64 and 65+ instead of the narrow bands.")
 @ils_option()
 @store_option("store_url")
 @policy_option()
 @click.pass_context
-def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_dir, as_json, generalise, db,
-          store_url, policy) -> None:
+def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_dir, as_json, generalise,
+          wide_age_bands, db, store_url, policy) -> None:
     """Anonymised statistics: counts by period, branch, collection, patron group — never by patron.
 
     Periods already anonymised come from the statistics warehouse, the rest
@@ -55,13 +61,17 @@ def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_
     grouped in the databases. The gateway decides the request first
     (anonymised_statistics, requester role staff). Each released cell needs
     at least K distinct patrons; smaller ones, and enough others that they
-    cannot be worked out from the totals, are marked "x" (never 0). Exit 0:
+    cannot be worked out from the totals, are marked "x" (never 0). A table
+    covers closed days only: without --to it ends with the last complete month
+    (in the policy's time zone); the same question released before for a
+    nested period is checked so the two cannot be differenced. Exit 0:
     released; 3: refused by the gateway; 2: bad input, one line.
 
     \b
     Example:
       patronguard stats --by year,branch --measures checkouts,renewals --requester circ-desk-7
       patronguard stats --by quarter,patron_category --where branch=MAIN --requester circ-desk-7 --json
+      patronguard stats --by month,age_band --from 2025-01-01 --to 2025-12-31 --generalise age_band --requester circ-desk-7
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -73,10 +83,12 @@ def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_
         raise InputError("--by: give one or more dimensions, e.g. --by month,branch")
     if requester is None:
         raise InputError("--requester: give the id of the member of staff asking")
-    raw = {"by": by, "measures": measures, "where": list(where), "requester": requester, "min_count": min_count}
+    raw = {"by": by, "measures": measures, "where": list(where), "requester": requester, "min_count": min_count,
+           "wide_age_bands": wide_age_bands}
     raw |= {k: v for k, v in (("from", from_day), ("to", to_day)) if v is not None}
     request = parse_stats_request(**raw)
     decided = service.decide_stats(request, policy)
+    request = decided.request                       # its period pinned to closed days
     k, loaded, decision = decided.k, decided.loaded, decided.decision
     if not decision.allowed:
         service.record_stats(store_url, request, decided, None)
@@ -84,9 +96,11 @@ def stats(ctx, by, measures, from_day, to_day, where, requester, min_count, out_
         sys.exit(EXIT_REFUSED)
     steps: list[str] = []
     if generalise:
-        request, released, steps = service.count_generalising(request, k, ils_url=db, store_url=store_url)
+        widen = tuple(w.strip() for w in generalise.split(",") if w.strip())
+        request, released, steps = service.count_generalising(request, k, ils_url=db, store_url=store_url,
+                                                              widen=widen)
         for step in steps:
-            click.echo(f"generalised: {step} (cells below k at the finer period)", err=True)
+            click.echo(f"generalised: {step} (cells below k at the finer grain)", err=True)
     else:
         released = service.count_and_suppress(request, k, ils_url=db, store_url=store_url)
     scan = None

@@ -135,12 +135,14 @@ class AggregateSpec(_Strict):
     branch: ValueExpr | None = None
     itemtype: ValueExpr | None = None
     ccode: ValueExpr | None = None
+    #: the item's shelving location (Koha's LOC authorised value); none: counted as "?"
+    location: ValueExpr | None = None
     patron_category: ValueExpr | None = None
     birth_date: str | None = Field(default=None, examples=["patron.dateofbirth"])
     renewals: str | list[str] | None = Field(default=None, examples=[["renewals_count", "renewals"]])
     amount: str | None = None
 
-    @field_validator("event", "branch", "itemtype", "ccode", "patron_category", mode="before")
+    @field_validator("event", "branch", "itemtype", "ccode", "location", "patron_category", mode="before")
     @classmethod
     def _column_shorthand(cls, value):
         return {"column": value} if isinstance(value, str) else value
@@ -148,7 +150,7 @@ class AggregateSpec(_Strict):
     def refs(self) -> list[str]:
         renewals = [self.renewals] if isinstance(self.renewals, str) else (self.renewals or [])
         out = [self.day] + renewals + [r for r in (self.birth_date, self.amount) if r]
-        for expr in (self.event, self.branch, self.itemtype, self.ccode, self.patron_category):
+        for expr in (self.event, self.branch, self.itemtype, self.ccode, self.location, self.patron_category):
             if expr is not None:
                 out.extend(expr.refs())
         return out

@@ -4,7 +4,7 @@ Builds, from a table's ``aggregate`` section of the PII map, two queries over
 a batch of rows:
 
 ``circulation_rows``: one row per source row with its cell (event, day,
-branch, item type, collection, patron category, age band), its patron,
+branch, item type, collection, shelving location, patron category, age band), its patron,
 renewals and amount — what the retention run reads: ``Deltas.add_facts``
 sums the cells and, from the same pass, collects the distinct patrons of
 each (month, branch, patron category, age band) cell, which become
@@ -27,7 +27,11 @@ UNKNOWN = "?"
 AGE_BANDS: tuple[tuple[int, int, str], ...] = (
     (0, 12, "0-12"), (13, 17, "13-17"), (18, 24, "18-24"), (25, 44, "25-44"), (45, 64, "45-64"), (65, 200, "65+"),
 )
-CIRCULATION_DIMS = ("event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band")
+#: a warehouse cell; ``location`` is the item's shelving location (the row's own column where the table has
+#: one, as Koha's ``statistics`` does, else the item's; "?" where the table's spec names none, e.g. holds)
+CIRCULATION_DIMS = ("event", "day", "branch", "itemtype", "ccode", "location", "patron_category", "age_band")
+#: where a ``circulation_rows`` row has its patron (after the cell's dimensions)
+PATRON_AT = len(CIRCULATION_DIMS)
 
 
 def _quoted(text: str) -> sa.ColumnElement:
@@ -104,6 +108,15 @@ def age_band(event_day: sa.ColumnElement, birth: sa.ColumnElement | None) -> sa.
     return sa.case(*((years.between(lo, hi), _quoted(label)) for lo, hi, label in AGE_BANDS), else_=_quoted(UNKNOWN))
 
 
+def _location(refs: _Refs, e: ValueExpr | None) -> sa.ColumnElement:
+    """The shelving location, or "?" where this database has none of the columns the spec names: every
+    supported Koha line has ``items.location`` and ``statistics.location``, but a row must never go uncounted
+    (or a run be refused) for want of an optional dimension."""
+    if e is not None and not any(refs.has(r) for r in e.refs()) and e.value is None:
+        return _quoted(UNKNOWN)
+    return refs.expr(e)
+
+
 def _labelled(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: AggregateSpec):
     refs = _Refs(scope, shape, pii_map, spec)
     when = refs.column(spec.day)
@@ -113,6 +126,7 @@ def _labelled(scope: RowScope, shape: IlsShape, pii_map: PiiMap, spec: Aggregate
         "branch": refs.expr(spec.branch),
         "itemtype": refs.expr(spec.itemtype),
         "ccode": refs.expr(spec.ccode),
+        "location": _location(refs, spec.location),
         "patron_category": refs.expr(spec.patron_category),
         "age_band": age_band(when, birth),
     }

@@ -21,11 +21,12 @@ from sqlalchemy.engine import Connection
 
 from .. import faults
 from ..errors import TransientError
-from .aggregate import circulation_rows
+from .aggregate import PATRON_AT, circulation_rows
 from .children import delete_children
 from .context import IN_CHUNK, RunContext, chunks, driver_rows, in_list  # noqa: F401 (re-exported)
 from .ledger import Deltas
 from .progress import batch_line
+from .removed import DELETED_IN_KOHA, count_patron_records, is_patron_copy
 from .packedrows import row_chunks  # driver_rows' tuples, in chunks; on MariaDB fetched packed
 from .scope import RowScope
 from .scrub import PatronIdentifiers, scrub_text
@@ -62,7 +63,7 @@ def aggregate_into(conn: Connection, ctx: RunContext, scope: RowScope, where, de
     # read in chunks: a batch's rows are never all in memory at once, whatever the batch size
     for rows in row_chunks(conn, circulation_rows(scope, ctx.shape, ctx.pii_map, spec, where), dates_as_text=True):
         if patrons is not None:
-            patrons.update(row[7] for row in rows)
+            patrons.update(row[PATRON_AT] for row in rows)
         total += deltas.add_facts(scope.name, rows, ctx.hash_key)
     return total
 
@@ -295,6 +296,8 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
     keys_cols = scope.key_columns()
     page = keys_cols[0] if len(keys_cols) == 1 else scope.link
     eligible = scope.eligible(cutoff)
+    # copies of patrons deleted in Koha: who they were is counted (registrations) before the copy goes
+    copies = is_patron_copy(ctx.pii_map.tables.get(name), scope.table)
 
     def work(conn: Connection, state: dict):
         query = sa.select(page).select_from(scope.source).where(eligible).order_by(page).limit(ctx.batch_size)
@@ -316,6 +319,8 @@ def delete_rows(ctx: RunContext, name: str, cutoff: dt.date) -> Deltas:
             these = (sa.and_(eligible, page.in_(chunk)) if by_link
                      else sa.and_(page >= chunk[0], page <= chunk[-1], keys_in(page, chunk, ctx.dialect)))
             delete_children(conn, ctx, name, these, deltas)  # rows that belong to these (Koha's FK cascades)
+            if copies:
+                count_patron_records(conn, scope.table, these, deltas, DELETED_IN_KOHA)
             deleted += conn.execute(scope.table.delete().where(these)).rowcount
         if not by_link:
             _check(len(values), deleted, f"{name} delete")

@@ -37,8 +37,11 @@ from sqlalchemy.engine import Connection
 from ..store import Store
 from . import sketch
 
-_FACT_DIMS = itemgetter(0, 1, 2, 3, 4, 5, 6)  # event, day, branch, itemtype, ccode, patron category, age band
-_CELL_OF_ROW = itemgetter(1, 2, 5, 6, 7)    # day, branch, patron category, age band, patron
+#: event, day, branch, itemtype, ccode, location, patron category, age band
+_FACT_DIMS = itemgetter(0, 1, 2, 3, 4, 5, 6, 7)
+_CELL_OF_ROW = itemgetter(1, 2, 6, 7, 8)    # day, branch, patron category, age band, patron
+#: where a fact tuple (source, event, day, branch, itemtype, ccode, …) has the shelving location (store 8+)
+_LOCATION_AT = 6
 
 _ZERO = Decimal(0)
 PREPARED, DONE, ABANDONED = "prepared", "done", "abandoned"
@@ -71,8 +74,8 @@ class Deltas:
             self.counts[table][what] = self.counts[table].get(what, 0) + n
 
     def add_facts(self, source: str, rows, key: bytes) -> int:
-        """Rows of (event, day, branch, itemtype, ccode, patron_category, age_band, patron, events, renewals,
-        amount): add the warehouse counts and the sketch cells' patrons; return the rows they stand for.
+        """Rows of (event, day, branch, itemtype, ccode, location, patron_category, age_band, patron, events,
+        renewals, amount): add the warehouse counts and the sketch cells' patrons; return the rows they stand for.
 
         The hot loop of a retention run (one row per loan, and a fact for about two rows in three), so it is
         written for CPython: rows are counted per cell by ``Counter`` over ``itemgetter`` keys (both in C);
@@ -84,15 +87,15 @@ class Deltas:
         counted = Counter(map(_FACT_DIMS, rows))
         sums: dict[tuple, list] = {}
         for row in rows:
-            if row[8] != 1 or row[9] or row[10]:
-                dims = row[:7]
+            if row[9] != 1 or row[10] or row[11]:
+                dims = row[:8]
                 known = sums.get(dims)
                 if known is None:
-                    sums[dims] = [row[8] - 1, row[9] or 0, row[10] or 0]
+                    sums[dims] = [row[9] - 1, row[10] or 0, row[11] or 0]
                 else:
-                    known[0] += row[8] - 1
-                    known[1] += row[9] or 0
-                    known[2] += row[10] or 0
+                    known[0] += row[9] - 1
+                    known[1] += row[10] or 0
+                    known[2] += row[11] or 0
         # most cells are rows counted and nothing more: their facts in one comprehension
         self.circulation.extend([(source, *dims, n, 0, "0") for dims, n in counted.items() if dims not in sums])
         total = len(rows)
@@ -119,11 +122,20 @@ class Deltas:
     def from_blob(cls, blob: bytes) -> "Deltas":
         data = unpack_json(blob)
         out = cls()
-        out.circulation = [tuple(r) for r in data["circulation"]]
+        out.circulation = [_with_location(r) for r in data["circulation"]]
         out.cells = {tuple(r[:5]): r[5] for r in data["cells"]}
-        out.patrons_removed = {tuple(r[:5]): r[5] for r in data["patrons_removed"]}
+        out.patrons_removed = {tuple(r[:-1]): r[-1] for r in data["patrons_removed"]}
         out.counts = defaultdict(dict, data["counts"])
         return out
+
+
+def _with_location(fact: list) -> tuple:
+    """A fact of a ledger blob as a tuple; one prepared before the shelving location was kept (store
+    migration 8: one column fewer) gets "?" — a batch recovered after the upgrade lands where migration 8
+    put the rows counted before it."""
+    if len(fact) == len(CIRCULATION_COLUMNS) - 1:
+        return (*fact[:_LOCATION_AT], "?", *fact[_LOCATION_AT:])
+    return tuple(fact)
 
 
 def _insert(dialect: str):
@@ -151,8 +163,8 @@ def executemany_compiled(conn: Connection, stmt, rows: list[dict]) -> None:
     conn.exec_driver_sql(str(compiled), params)
 
 
-CIRCULATION_COLUMNS = ("source", "event", "day", "branch", "itemtype", "ccode", "patron_category", "age_band",
-                       "events", "renewals", "amount")
+CIRCULATION_COLUMNS = ("source", "event", "day", "branch", "itemtype", "ccode", "location", "patron_category",
+                       "age_band", "events", "renewals", "amount")
 
 
 def _upsert_statement(conn: Connection, table: sa.Table, columns, update: list[str], *, add: bool):
@@ -201,7 +213,7 @@ def apply_deltas(conn: Connection, store: Store, deltas: Deltas) -> None:
         upsert_add_tuples(conn, circ, CIRCULATION_COLUMNS, deltas.circulation, ["events", "renewals", "amount"])
     else:
         upsert_add(conn, circ, [
-            dict(zip(CIRCULATION_COLUMNS, (*r[:2], dt.date.fromisoformat(r[2]), *r[3:10], Decimal(r[10]))))
+            dict(zip(CIRCULATION_COLUMNS, (*r[:2], dt.date.fromisoformat(r[2]), *r[3:11], Decimal(r[11]))))
             for r in deltas.circulation
         ], ["events", "renewals", "amount"])
     if deltas.cells:
@@ -220,9 +232,20 @@ def apply_deltas(conn: Connection, store: Store, deltas: Deltas) -> None:
             for k, v in deltas.cells.items()
         ], ["sketch"])
     upsert_add(conn, store["stats_patrons_removed"], [
-        dict(zip(("expiry_year", "branch", "patron_category", "age_band", "enrolled_year"), k), patrons=v)
+        dict(zip(REMOVED_COLUMNS, _removed_key(k)), patrons=v)
         for k, v in deltas.patrons_removed.items()
     ], ["patrons"])
+
+
+#: a ``Deltas.patrons_removed`` key (``retention.removed``). A batch prepared before store migration 9 (recovered
+#: after it) has the first five only: its enrolment month and age band at enrolment are "?", not kept, as
+#: migration 9 marks them, and it removed expired patrons (nothing else was counted then)
+REMOVED_COLUMNS = ("expiry_year", "branch", "patron_category", "age_band", "enrolled_year", "enrolled_month",
+                   "enrolled_age_band", "removed_as")
+
+
+def _removed_key(k: tuple) -> tuple:
+    return (*k, "?", "?", "expired")[:len(REMOVED_COLUMNS)] if len(k) == 5 else tuple(k)
 
 
 class Ledger:

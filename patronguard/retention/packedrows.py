@@ -1,7 +1,7 @@
 """A batch's aggregation rows on MariaDB: fetched as one packed value, returned exactly as the driver would.
 
 ``circulation_rows`` has one row per loan: a 20,000-loan batch is 20,000
-rows of eleven columns. pymysql decodes those field by field in pure Python; profiling put
+rows of twelve columns. pymysql decodes those field by field in pure Python; profiling put
 that at ~0.2–0.3 s of client CPU per 20,000 rows, the largest client cost of
 a MariaDB batch after the key lists.
 

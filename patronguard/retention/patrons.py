@@ -26,11 +26,11 @@ from sqlalchemy.engine import Connection
 from ..ils.piimap import PSEUDONYM, TableMap
 from ..policy.models import AGGREGATE_THEN_DELETE
 from .aggdelete import delete_counted
-from .aggregate import AGE_BANDS, UNKNOWN
 from .batches import _check, _loop, aggregate_into, scrub_free_text, strip_rows
 from .children import delete_children
 from .context import RunContext, chunks, in_list
 from .ledger import Deltas
+from .removed import EXPIRED, count_patron_records
 from .scope import RowScope
 
 
@@ -164,19 +164,5 @@ def release_table(conn: Connection, ctx: RunContext, name: str, table_map: Table
 
 def count_removed_patrons(conn: Connection, ctx: RunContext, scope: RowScope, patrons: list[int],
                           deltas: Deltas) -> None:
-    """Demographics of the patrons about to go: expiry year, branch, category, age band, enrolment year."""
-    t = scope.table
-    years = sa.extract("year", t.c.dateexpiry) - sa.extract("year", t.c.dateofbirth)
-    band = sa.case(*((years.between(lo, hi), sa.literal_column(f"'{label}'")) for lo, hi, label in AGE_BANDS),
-                   else_=sa.literal_column(f"'{UNKNOWN}'"))
-    inner = sa.select(
-        sa.func.coalesce(sa.extract("year", t.c.dateexpiry), 0).label("expiry_year"),
-        sa.func.coalesce(t.c.branchcode, UNKNOWN).label("branch"),
-        sa.func.coalesce(t.c.categorycode, UNKNOWN).label("patron_category"),
-        band.label("age_band"),
-        sa.func.coalesce(sa.extract("year", t.c.dateenrolled), 0).label("enrolled_year"),
-    ).where(in_list(scope.link, patrons)).subquery("demo")
-    dims = [inner.c[n] for n in ("expiry_year", "branch", "patron_category", "age_band", "enrolled_year")]
-    for row in conn.execute(sa.select(*dims, sa.func.count()).group_by(*dims)):
-        k = (int(row[0]), row[1], row[2], row[3], int(row[4]))
-        deltas.patrons_removed[k] = deltas.patrons_removed.get(k, 0) + int(row[5])
+    """Demographics of the expired patrons about to go (:func:`patronguard.retention.removed.count_patron_records`)."""
+    count_patron_records(conn, scope.table, in_list(scope.link, patrons), deltas, EXPIRED)

@@ -102,7 +102,7 @@ def column_choices(pii_map: PiiMap, shape: IlsShape) -> list[str]:
         if isinstance(spec.renewals, list):
             chosen = next((c for c in spec.renewals if c in t.c), None)
             out.append(f"{name}: renewals counted from {name}.{chosen}")
-        for dim in ("event", "patron_category", "branch", "itemtype", "ccode"):
+        for dim in ("event", "patron_category", "branch", "itemtype", "ccode", "location"):
             expr = getattr(spec, dim)
             if expr is None:
                 continue

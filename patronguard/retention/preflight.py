@@ -139,7 +139,7 @@ def rehearse_store_writes(store: Store, run_id: str) -> None:
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     probe = Deltas()
-    probe.circulation.append(("plan-rehearsal", "issue", "2000-01-01", "?", "?", "?", "?", "?", 1, 0, "0"))
+    probe.circulation.append(("plan-rehearsal", "issue", "2000-01-01", "?", "?", "?", "?", "?", "?", 1, 0, "0"))
     probe.cells[("plan-rehearsal", "2000-01", "?", "?", "?")] = [1]
     probe.patrons_removed[(2000, "?", "?", "?", 2000)] = 1
     batches, runs = store["retention_batches"], store["pipeline_runs"]

@@ -101,3 +101,13 @@ def generalise(
 def small_cells(table: CountTable, k: int) -> list[Key]:
     """Interior cells still below k distinct patrons (and above 0): what suppression would hide."""
     return sorted((key for key in sensitive_keys(table, k) if not table.is_margin(key)), key=table.index_of)
+
+
+def widen_age_band_cells(cells: Mapping[Key, int], axis: int, *, add: bool) -> dict[Key, int]:
+    """Cells keyed with a narrow age band at ``axis``, re-keyed by the wide band: counts added (``add``), or the
+    largest part kept (distinct patrons of a merged cell: a lower bound)."""
+    out: dict[Key, int] = {}
+    for key, n in cells.items():
+        into = key[:axis] + (wide_age_band(key[axis]),) + key[axis + 1:]
+        out[into] = out.get(into, 0) + n if add else max(out.get(into, 0), n)
+    return out

@@ -120,7 +120,8 @@ def registered_users(ils: Engine, shape: IlsShape, pii_map: PiiMap, store: Store
         live = live.where(patrons.c[pii_map.patron_key] != shape.anonymous_patron)
     removed = store["stats_patrons_removed"]
     gone = sa.select(sa.func.coalesce(sa.func.sum(removed.c.patrons), 0)).where(
-        removed.c.enrolled_year <= year, sa.or_(removed.c.expiry_year == 0, removed.c.expiry_year >= year - 2))
+        removed.c.enrolled_year <= year, sa.or_(removed.c.expiry_year == 0, removed.c.expiry_year >= year - 2),
+        removed.c.removed_as == "expired")  # a copy of a patron deleted in Koha was not a registered user here
     with ils.connect() as conn:
         n_live = int(conn.execute(live).scalar() or 0)
     with store.engine.connect() as conn:

@@ -17,7 +17,7 @@ is counted exactly once, from one of three places:
    killed before the ledger completed it): counted from the live ILS as the
    rows without a patron **minus** what the warehouse holds for the same
    source in the same cell of the non-patron dimensions (day/period, branch,
-   item type, collection), with patron category and age band "?". Every row
+   item type, collection, location), with patron category and age band "?". Every row
    patronguard strips stays in its table without a patron (``aggregate_then_strip``
    never deletes), so this difference is exactly the rows of case 3; a batch
    killed after its ILS commit is counted here until recovery completes it,
@@ -36,7 +36,7 @@ the live patrons of each (month, branch, patron category, age band) cell are
 hashed with the same key and cell salt and merged into the warehouse's
 sketch, so a patron seen in both halves counts once. A coarser cell (quarter,
 year, all branches) gets the largest of its sketch cells: a lower bound. A
-cell finer than the sketches (day, week, item type, collection) gets the
+cell finer than the sketches (day, week, item type, collection, location) gets the
 live ``COUNT(DISTINCT)`` or 1 where the warehouse holds rows: also a lower
 bound — suppression errs on the side of hiding.
 """
@@ -91,10 +91,7 @@ MEASURE_SPECS = {
 SKETCH_GRAIN = ("month", "branch", "patron_category", "age_band")
 #: the family whose patrons ``distinct_patrons`` counts (borrowers)
 PATRONS_OF = MeasureSpec("loans", None, "rows")
-NOT_ANSWERED = {
-    "new_registrations": "patrons removed by retention keep only their enrolment year in the warehouse, so "
-                         "registrations by any other period cannot be complete",
-}
+NOT_ANSWERED: dict[str, str] = {}
 
 
 @dataclass
@@ -120,9 +117,10 @@ def check_answerable(request: StatsRequest) -> None:
         from .query_removed import check_removed_answerable
 
         check_removed_answerable(request)
-    if "location" in request.grouping:
-        raise InputError("--by: location is not kept in the statistics warehouse (an item's shelving location "
-                         "is not part of a counted row), so totals by it cannot be complete; use collection")
+    if "new_registrations" in request.measures:
+        from .query_registrations import check_registrations_answerable
+
+        check_registrations_answerable(request)
     if "distinct_patrons" in request.measures and not sketchable(request):
         raise InputError("--measures: distinct_patrons can be counted by month, quarter, year, branch, "
                          "patron_category and age_band over whole months only (the grain of the warehouse's "
@@ -267,6 +265,12 @@ def count_statistics(ils: Engine, shape: IlsShape, pii_map: PiiMap, store: Store
             cells = _project(removed_counts(store, request), by_positions)
             values[measure], patrons[measure] = cells, dict(cells)
             continue
+        if measure == "new_registrations":    # one patron per registration: its own distinct patrons
+            from .query_registrations import registration_counts
+
+            cells = _project(registration_counts(ils, shape, pii_map, store, request), by_positions)
+            values[measure], patrons[measure] = cells, dict(cells)
+            continue
         spec = PATRONS_OF if measure == "distinct_patrons" else MEASURE_SPECS[measure]
         fam_key = (spec.family, spec.events)
         if fam_key not in families:
@@ -307,7 +311,8 @@ def count_events(ils: Engine, shape: IlsShape, pii_map: PiiMap, store: Store, re
 
 #: where a filter value of a dimension is looked up in the ILS: (table, column)
 _ILS_CODES = {"branch": [("branches", "branchcode")], "patron_category": [("categories", "categorycode")],
-              "itemtype": [("itemtypes", "itemtype"), ("items", "itype")], "collection": [("items", "ccode")]}
+              "itemtype": [("itemtypes", "itemtype"), ("items", "itype")], "collection": [("items", "ccode")],
+              "location": [("items", "location")]}
 
 
 def check_where_values(ils: Engine, shape: IlsShape, store: Store, request: StatsRequest) -> None:
@@ -374,12 +379,14 @@ class ControlledStats:
     def summary(self) -> dict:
         return {"k": self.k, "dimensions": list(self.counts.dimensions), "measures": {
             m: {"cells_and_totals": int(r.table.values.size), "primary": len(r.primary), "secondary": len(r.secondary)}
+            | ({"against_differencing": len(r.differencing)} if r.differencing else {})
             for m, r in self.results.items()} | ({"distinct_patrons": {"primary": len(self.hidden_patrons)}}
                                                 if "distinct_patrons" in self.counts.values else {})}
 
 
 def disclosure_controlled(counts: StatsCounts, k: int,
-                          released_before: dict[str, dict[tuple, int]] | None = None) -> ControlledStats:
+                          released_before: dict[str, dict[tuple, int]] | None = None,
+                          must_hide: dict[str, set[tuple]] | None = None) -> ControlledStats:
     """Suppress each count measure's table (primary below ``k`` distinct patrons, then complementary so no
     hidden count can be worked out from the totals: :func:`patronguard.stats.suppress`). ``released_before``:
     per measure, the figures this table published earlier (:mod:`patronguard.stats.releases`)."""
@@ -398,5 +405,6 @@ def disclosure_controlled(counts: StatsCounts, k: int,
                            categories={d: v or ["-"] for d, v in categories.items()})
         # k was checked against the policy's floor when the request was decided (service.decide_stats)
         out.results[measure] = suppress(table, k=k, policy_floor=k,
-                                        released_before=(released_before or {}).get(measure))
+                                        released_before=(released_before or {}).get(measure),
+                                        must_hide=(must_hide or {}).get(measure, ()))
     return out

@@ -2,7 +2,8 @@
 
 Each row is labelled exactly as the retention run labels it before counting
 it into the warehouse (``retention.aggregate.circulation_rows``: same event,
-day, branch, item type, collection, patron category and age band), then
+day, branch, item type, collection, shelving location, patron category and
+age band), then
 grouped in SQL by the requested dimensions, the event and whether the row
 still names a patron. Nothing is loaded but the grouped counts — except for
 distinct patrons, whose (sketch cell, patron) pairs are streamed in chunks

@@ -1,5 +1,7 @@
 """``removed_patrons``: the patrons the retention run removed, from the warehouse's ``stats_patrons_removed``
-(kept by the run when it removes an expired patron: expiry year, branch, category, age band, enrolment year).
+(kept by the run when it removes an expired patron: expiry year, branch, category, age band in the expiry year,
+enrolment year — and, since store migration 9, enrolment month and age band at enrolment, which
+``query_registrations`` counts; summed over here, they change no figure of this measure).
 
 A removed patron is one person in one cell, so each cell's count is also its number of distinct patrons. The
 period is the card's expiry year (the event that made the record unnecessary); finer periods, and item or
@@ -33,7 +35,7 @@ def removed_counts(store: Store, request) -> dict[tuple, int]:
     t = store["stats_patrons_removed"]
     columns = [sa.cast(t.c[REMOVED_COLUMNS[d]], sa.String).label(d) if d == "year" else t.c[REMOVED_COLUMNS[d]]
                for d in request.grouping]
-    query = sa.select(*columns, sa.func.sum(t.c.patrons)).group_by(*columns)
+    query = sa.select(*columns, sa.func.sum(t.c.patrons)).where(t.c.removed_as == "expired").group_by(*columns)
     if request.from_day is not None:
         query = query.where(t.c.expiry_year >= request.from_day.year)
     if request.to_day is not None:

@@ -19,8 +19,8 @@ from ..retention import sketch
 from ..store import Store
 
 #: request dimension -> warehouse / live column name (the periods are derived from ``day``)
-COLUMN_OF = {"branch": "branch", "itemtype": "itemtype", "collection": "ccode", "patron_category": "patron_category",
-             "age_band": "age_band"}
+COLUMN_OF = {"branch": "branch", "itemtype": "itemtype", "collection": "ccode", "location": "location",
+             "patron_category": "patron_category", "age_band": "age_band"}
 PERIOD_DIMS = ("day", "week", "month", "quarter", "year")
 #: dimensions that describe the patron: rows whose patron link is gone (and was not counted) have "?" here
 PATRON_DIMS = ("patron_category", "age_band")

@@ -26,7 +26,7 @@ MEASURES: tuple[str, ...] = ("checkouts", "renewals", "returns", "distinct_patro
                              "holds_filled", "new_registrations", "removed_patrons")
 #: the measures this version answers (see ``query.py``); the others are refused with the reason
 ANSWERED_MEASURES: tuple[str, ...] = ("checkouts", "renewals", "returns", "distinct_patrons", "holds_placed",
-                                      "holds_filled", "removed_patrons")
+                                      "holds_filled", "new_registrations", "removed_patrons")
 
 Dimension = Literal["day", "week", "month", "quarter", "year", "branch", "itemtype", "collection", "location",
                     "patron_category", "age_band"]
@@ -82,6 +82,8 @@ class StatsRequest(BaseModel):
     where: dict[Dimension, str] = Field(default={}, title="Only where", examples=[{"branch": "CPL"}])
     requester: str = Field(title="Requester id", examples=["circ-desk-7"])
     min_count: int | None = Field(default=None, title="Minimum distinct patrons per released cell (k)", ge=1)
+    wide_age_bands: bool = Field(default=False, title="Wide age bands",
+                                 description="Count age bands as 0-17, 18-64 and 65+ instead of the narrow ones.")
 
     @field_validator("by", mode="before")
     @classmethod
@@ -160,7 +162,8 @@ class StatsRequest(BaseModel):
 
 
 _PARAMETER = {"from_day": "--from", "to_day": "--to", "by": "--by", "measures": "--measures", "where": "--where",
-              "requester": "--requester", "min_count": "--min-count", "from": "--from", "to": "--to"}
+              "requester": "--requester", "min_count": "--min-count", "from": "--from", "to": "--to",
+              "wide_age_bands": "--wide-age-bands"}
 
 
 def parse_stats_request(**raw) -> StatsRequest:

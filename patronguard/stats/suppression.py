@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Iterable, Literal, Mapping
 
 import numpy as np
 
@@ -66,6 +66,9 @@ class SuppressionResult:
     intervals: dict[Key, tuple[float, float]] = field(repr=False)
     released_before: dict[Key, int] = field(repr=False)
     lp_audited: frozenset[Key] = frozenset()
+    #: Hidden because an earlier release of this question for a nested period would otherwise give away a
+    #: difference of fewer than k patrons (:mod:`patronguard.stats.overlap`); counted with ``primary``.
+    differencing: frozenset[Key] = frozenset()
 
     @property
     def suppressed(self) -> frozenset[Key]:
@@ -98,6 +101,9 @@ class SuppressionResult:
 
     def reason(self, key: Key) -> str:
         status = self.status(key)
+        if status == "primary" and key in self.differencing:
+            return (f"with the release of this table for another period, the difference would show fewer than "
+                    f"{self.k} distinct patrons")
         if status == "primary":
             return f"fewer than {self.k} distinct patrons"
         if status == "secondary":
@@ -121,6 +127,7 @@ def suppress(
     released_before: Mapping[Key, int] | None = None,
     rule: ProtectionRule = ProtectionRule(),
     lp_audit: Literal["auto", "all", "uncertified"] = "auto",
+    must_hide: Iterable[Key] = (),
 ) -> SuppressionResult:
     """Suppress every count with fewer than k distinct patrons, and enough others that none can be recovered.
 
@@ -137,7 +144,8 @@ def suppress(
 
     sensitive = sensitive_keys(table, k)
     published_sensitive = frozenset(key for key in sensitive if key in published)
-    primary = sensitive - published_sensitive
+    forced = frozenset(key for key in must_hide if key not in published and table.has(key) and table.value(key) > 0)
+    primary = (sensitive - published_sensitive) | forced
     hidden = np.zeros(table.values.shape, dtype=bool)
     for key in primary:
         hidden[table.index_of(key)] = True
@@ -160,7 +168,7 @@ def suppress(
         given_away = _given_away(table, published, {table.key_at(at) for at in uncertified}, rule)
         if given_away:
             return suppress(table, k=k, policy_floor=policy_floor, released_before={**published, **given_away},
-                            rule=rule, lp_audit=lp_audit)
+                            rule=rule, lp_audit=lp_audit, must_hide=must_hide)
 
     for _ in range(_MAX_FALLBACK_ROUNDS):
         # LP audit of what the cubes could not certify; add the widest remaining cube to what stays unprotected
@@ -197,7 +205,7 @@ def suppress(
     return SuppressionResult(
         table=table, k=k, rule=rule, primary=frozenset(primary), secondary=frozenset(suppressed_keys - primary),
         published_sensitive=published_sensitive, intervals=intervals, released_before=dict(published),
-        lp_audited=audited,
+        lp_audited=audited, differencing=forced,
     )
 
 

@@ -124,6 +124,11 @@ class CountTable:
                 raise InputError(f"dimension {dim!r} has no category {part!r}")
         return tuple(at)
 
+    def has(self, key: Key) -> bool:
+        """Whether ``key`` is a cell or total of this table."""
+        return (isinstance(key, tuple) and len(key) == len(self.dimensions)
+                and all(part is TOTAL or part in index for part, index in zip(key, self._index)))
+
     def key_at(self, at: Sequence[int]) -> Key:
         return tuple(TOTAL if j == size else self.categories[d][j]
                      for d, j, size in zip(self.dimensions, at, self.shape))

@@ -15,6 +15,10 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .migrations_stats import (  # noqa: F401 (MONTH_NOT_KEPT re-exported)
+    MONTH_NOT_KEPT, _v8_circulation_location, _v9_removed_enrolment_month, _v10_stats_release_periods,
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -223,6 +227,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "single-use written authorizations", _v5_authorization_uses),
     Migration(6, "retry-safe decisions: one decision per input, obligations keyed by it", _v6_idempotent_decisions),
     Migration(7, "statistics releases: what each table published, kept by later releases", _v7_stats_releases),
+    Migration(8, "statistics warehouse: the shelving location is part of a circulation cell",
+              _v8_circulation_location),
+    Migration(9, "removed patrons keep their enrolment month and age band at enrolment", _v9_removed_enrolment_month),
+    Migration(10, "statistics release periods: nested periods of one question cannot be differenced",
+              _v10_stats_release_periods),
 )
 
 _schema_migrations = sa.Table(
