@@ -198,3 +198,12 @@ def test_a_hidden_figure_still_pinned_by_the_earlier_release_is_refused():
                                    "checkouts")
     # an earlier figure far below leaves the difference as uncertain as the cell itself
     check_difference_protected(result, {("A", "JUV"): DifferenceBound(0, True, "2026-01-01 to 2026-05-31")}, "checkouts")
+
+
+def test_the_summary_says_the_age_bands_were_widened(small_ils_sqlite_copy, tmp_path):
+    ils, store = f"sqlite:///{small_ils_sqlite_copy}", f"sqlite:///{tmp_path / 'store.db'}"
+    decided = service.decide_stats(ask(by="quarter,age_band", to="2026-06-30", wide_age_bands=True), None, today=TODAY)
+    controlled = service.count_and_suppress(decided.request, decided.k, ils_url=ils, store_url=store)
+    release, paths = service.write_release(controlled, decided.request, decided, tmp_path / "out")
+    html = (tmp_path / "out" / "summary.html").read_text()
+    assert "wide age bands: 0-17, 18-64, 65+" in html and "2026-06-30" in html

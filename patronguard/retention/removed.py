@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .aggregate import AGE_BANDS, UNKNOWN, age_band
+from .aggregate import UNKNOWN, age_band
 from .ledger import Deltas
 
 EXPIRED = "expired"
@@ -32,14 +32,11 @@ def count_patron_records(conn: Connection, table: sa.Table, where: sa.ColumnElem
     not enrolled on a known day) and age band at enrolment (the year enrolled minus the year born, as the
     circulation warehouse bands a patron's age on the day of a loan), added to ``deltas.patrons_removed``."""
     t = table
-    years = sa.extract("year", t.c.dateexpiry) - sa.extract("year", t.c.dateofbirth)
-    band = sa.case(*((years.between(lo, hi), sa.literal_column(f"'{label}'")) for lo, hi, label in AGE_BANDS),
-                   else_=sa.literal_column(f"'{UNKNOWN}'"))
     inner = sa.select(
         sa.func.coalesce(sa.extract("year", t.c.dateexpiry), 0).label("expiry_year"),
         sa.func.coalesce(t.c.branchcode, UNKNOWN).label("branch"),
         sa.func.coalesce(t.c.categorycode, UNKNOWN).label("patron_category"),
-        band.label("age_band"),
+        age_band(t.c.dateexpiry, t.c.dateofbirth).label("age_band"),
         sa.func.coalesce(sa.extract("year", t.c.dateenrolled), 0).label("enrolled_year"),
         sa.func.coalesce(sa.extract("month", t.c.dateenrolled), 0).label("enrolled_month"),
         age_band(t.c.dateenrolled, t.c.dateofbirth).label("enrolled_age_band"),

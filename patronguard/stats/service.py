@@ -164,6 +164,8 @@ def write_release(controlled, request, decided: StatsDecision, out_dir: Path):
     from .render import release_from, write_outputs
 
     title = f"{', '.join(request.measures)} by {', '.join(request.by)}".replace("_", " ").capitalize()
+    if request.wide_age_bands and "age_band" in request.by:
+        title += " (wide age bands: 0-17, 18-64, 65+)"
     release = release_from(controlled, title=title, decision=decided.decision, period=period_of(request))
     return release, write_outputs(release, out_dir)
 
