@@ -207,3 +207,20 @@ def test_the_summary_says_the_age_bands_were_widened(small_ils_sqlite_copy, tmp_
     release, paths = service.write_release(controlled, decided.request, decided, tmp_path / "out")
     html = (tmp_path / "out" / "summary.html").read_text()
     assert "wide age bands: 0-17, 18-64, 65+" in html and "2026-06-30" in html
+
+
+def test_distinct_patrons_publish_no_total_and_hide_exactly_the_small_cells(small_ils_sqlite_copy, tmp_path):
+    """Distinct patrons do not add up, so no total of them is published: there is nothing to work a hidden one
+    out from, and the cells hidden are those whose counts are hidden for having fewer than k patrons."""
+    ils, store = f"sqlite:///{small_ils_sqlite_copy}", f"sqlite:///{tmp_path / 'store.db'}"
+    by = ("month", "branch", "patron_category")
+    controlled = service.count_and_suppress(ask(by=",".join(by), measures="checkouts,distinct_patrons",
+                                                **{"from": "2026-01-01", "to": "2026-06-30"}),
+                                            K, ils_url=ils, store_url=store)
+    rows = controlled.rows()
+    total = lambda r: "*" in (r[d] for d in by)  # noqa: E731
+    assert all(r["distinct_patrons"] == "" for r in rows if total(r))
+    interior_primary = {k for k in controlled.results["checkouts"].primary if None not in k}
+    assert controlled.hidden_patrons and controlled.hidden_patrons == interior_primary
+    shown = [r["distinct_patrons"] for r in rows if not total(r) and r["distinct_patrons"] != "x"]
+    assert all(n == 0 or n >= K for n in shown)
