@@ -50,3 +50,15 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(drop)
         admin.dispose()
+
+
+def migrate_store_to(engine: sa.engine.Engine, version: int) -> None:
+    """Bring a store up to migration ``version`` only, as an older patronguard left it."""
+    from patronguard.store import migrations
+
+    real = migrations.MIGRATIONS
+    migrations.MIGRATIONS = tuple(m for m in real if m.version <= version)
+    try:
+        migrations.migrate(engine)
+    finally:
+        migrations.MIGRATIONS = real

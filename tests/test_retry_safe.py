@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import ROOT, SMALL_SPEC
-from dbs import fresh_database
+from dbs import fresh_database, migrate_store_to
 from patronguard.authz import init_director_key, sign_request
 from patronguard.gateway import load_request, parse_request
 from patronguard.policy import load_policy
@@ -126,16 +126,9 @@ def test_the_disclosure_flow_run_twice_changes_nothing(prefect_harness, tmp_path
 
 def _old_store_with_duplicate_obligations(url: str) -> tuple[int, int, int]:
     """A store at migration 5 whose request got the same two obligations twice (a retried decision)."""
-    from patronguard.store import migrations
-
     engine = sa.create_engine(url)
     try:
-        real = migrations.MIGRATIONS
-        migrations.MIGRATIONS = tuple(m for m in real if m.version <= 5)
-        try:
-            migrations.migrate(engine)
-        finally:
-            migrations.MIGRATIONS = real
+        migrate_store_to(engine, 5)
         now = dt.datetime(2026, 7, 1, 12, 0)
         rows = [("r-1", "refer_to_director", "Refer to the Director."), ("r-1", "refer_to_counsel", "Consult counsel."),
                 ("r-1", "refer_to_director", "Refer to the Director."), ("r-1", "refer_to_counsel", "Consult counsel."),

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import SMALL_SPEC
-from dbs import fresh_database
+from dbs import fresh_database, migrate_store_to
 from patronguard.errors import InputError
 from patronguard.ils import LibrarySpec, init_ils
 from patronguard.retention.ledger import Deltas, apply_deltas, pack_json, unpack_json
@@ -117,16 +117,9 @@ _V7_COLUMNS = ("source", "event", "day", "branch", "itemtype", "ccode", "patron_
 
 
 def _store_at_migration_7_with_rows(url: str) -> None:
-    from patronguard.store import migrations
-
     engine = sa.create_engine(url)
     try:
-        real = migrations.MIGRATIONS
-        migrations.MIGRATIONS = tuple(m for m in real if m.version <= 7)
-        try:
-            migrations.migrate(engine)
-        finally:
-            migrations.MIGRATIONS = real
+        migrate_store_to(engine, 7)
         insert = sa.text(f"INSERT INTO stats_circulation ({', '.join(_V7_COLUMNS)}) "
                          f"VALUES ({', '.join(':' + c for c in _V7_COLUMNS)})")
         with engine.begin() as conn:
