@@ -24,9 +24,6 @@ DIMENSIONS: tuple[str, ...] = PERIODS + ("branch", "itemtype", "collection", "lo
                                          "age_band")
 MEASURES: tuple[str, ...] = ("checkouts", "renewals", "returns", "distinct_patrons", "holds_placed",
                              "holds_filled", "new_registrations", "removed_patrons")
-#: the measures this version answers (see ``query.py``); the others are refused with the reason
-ANSWERED_MEASURES: tuple[str, ...] = ("checkouts", "renewals", "returns", "distinct_patrons", "holds_placed",
-                                      "holds_filled", "new_registrations", "removed_patrons")
 
 Dimension = Literal["day", "week", "month", "quarter", "year", "branch", "itemtype", "collection", "location",
                     "patron_category", "age_band"]
